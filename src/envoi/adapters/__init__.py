@@ -1,0 +1,1 @@
+"""Adapters: the database, the social networks, the card processors."""

@@ -1,0 +1,7 @@
+"""Imports every table module so ``metadata`` knows the whole schema (Alembic, checks)."""
+
+from __future__ import annotations
+
+from envoi.adapters.db.metadata import metadata
+
+__all__ = ["metadata"]

@@ -1,0 +1,73 @@
+"""Typed settings, read from ``ENVOI_*`` environment variables (and a ``.env`` file)."""
+
+from __future__ import annotations
+
+from functools import cache
+from typing import Literal
+
+from pydantic import Field, SecretStr
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class FeeRule(BaseSettings):
+    """One line of the fee schedule: fixed + basis points, bounded, charged to one side."""
+
+    fixed_minor: int = 0
+    basis_points: int = 0
+    min_minor: int = 0
+    max_minor: int | None = None
+    charged_to: Literal["payer", "payee"] = "payer"
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(
+        env_prefix="ENVOI_", env_file=".env", env_nested_delimiter="__", extra="ignore"
+    )
+
+    database_url: str = Field(
+        default="sqlite:///envoi.db",
+        description="SQLAlchemy URL: sqlite:///file.db or postgresql+psycopg://user@host/db",
+    )
+    bot_handle: str = Field(default="SmoneyFR", description="The bot account people mention")
+    base_url: str = Field(default="http://127.0.0.1:8000", description="Public URL of the wallet")
+    currency: str = "EUR"
+    default_locale: Literal["fr", "en"] = "fr"
+
+    # Secrets. The PIN key must live outside the database (DESIGN.md §4); the
+    # default exists only so the demo runs with nothing to configure.
+    pin_key: SecretStr = SecretStr("envoi-demo-pin-key-change-me")
+    token_key: SecretStr = SecretStr("envoi-demo-token-key-change-me")
+
+    # Windows, in seconds.
+    confirmation_window_s: int = 15 * 60
+    claim_window_s: int = 14 * 24 * 3600
+    token_ttl_s: int = 7 * 24 * 3600
+    pin_max_attempts: int = 3
+    pin_lockout_s: int = 15 * 60
+
+    # Limits, in minor units.
+    amount_ceiling_minor: int = 100_000_00
+    limit_p2p_per_payment_minor: int = 250_00
+    limit_org_per_payment_minor: int = 500_00
+    limit_daily_minor: int = 1_000_00
+    limit_monthly_minor: int = 2_500_00
+    limit_unverified_per_payment_minor: int = 150_00
+    limit_unverified_monthly_minor: int = 250_00
+    commands_per_minute: int = 10
+
+    # Fees per kind; person-to-person is free by default.
+    fee_send: FeeRule = FeeRule()
+    fee_request: FeeRule = FeeRule()
+    fee_donate: FeeRule = FeeRule()
+    fee_pot: FeeRule = FeeRule()
+
+    # Workers.
+    worker_poll_s: float = Field(default=1.0, description="Seconds between job polls")
+    outbox_max_attempts: int = 8
+
+    log_level: str = "INFO"
+
+
+@cache
+def get_settings() -> Settings:
+    return Settings()

@@ -1,0 +1,1 @@
+"""Entities, states and errors of envoi. Depends only on ``envoi.money``."""

@@ -1,0 +1,80 @@
+"""One root error with a stable code and parameters; text and HTTP status live at the edges."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+from typing import Any
+
+
+class ErrorCode(StrEnum):
+    # Command parsing (a reply explains; nothing moves).
+    MULTIPLE_COMMANDS = "MULTIPLE_COMMANDS"
+    MISSING_PAYEE = "MISSING_PAYEE"
+    MULTIPLE_PAYEES = "MULTIPLE_PAYEES"
+    PAYEE_IS_BOT = "PAYEE_IS_BOT"
+    SELF_PAYMENT = "SELF_PAYMENT"
+    MISSING_AMOUNT = "MISSING_AMOUNT"
+    MULTIPLE_AMOUNTS = "MULTIPLE_AMOUNTS"
+    AMBIGUOUS_AMOUNT = "AMBIGUOUS_AMOUNT"
+    INVALID_AMOUNT = "INVALID_AMOUNT"
+    ZERO_AMOUNT = "ZERO_AMOUNT"
+    SIGNED_AMOUNT = "SIGNED_AMOUNT"
+    TOO_MANY_DECIMALS = "TOO_MANY_DECIMALS"
+    AMOUNT_TOO_LARGE = "AMOUNT_TOO_LARGE"
+    UNSUPPORTED_CURRENCY = "UNSUPPORTED_CURRENCY"
+    HIDDEN_CHARACTERS = "HIDDEN_CHARACTERS"
+    LOOKALIKE_CHARACTERS = "LOOKALIKE_CHARACTERS"
+    MISSING_POT = "MISSING_POT"
+    MULTIPLE_POTS = "MULTIPLE_POTS"
+
+    # Accounts and authentication.
+    VALIDATION_ERROR = "VALIDATION_ERROR"
+    UNAUTHENTICATED = "UNAUTHENTICATED"
+    INVALID_CREDENTIALS = "INVALID_CREDENTIALS"
+    EMAIL_TAKEN = "EMAIL_TAKEN"
+    NOT_FOUND = "NOT_FOUND"
+    INVALID_PIN_FORMAT = "INVALID_PIN_FORMAT"
+    PIN_NOT_SET = "PIN_NOT_SET"
+    WRONG_PIN = "WRONG_PIN"
+    PIN_LOCKED = "PIN_LOCKED"
+
+    # Identities and networks.
+    UNKNOWN_NETWORK = "UNKNOWN_NETWORK"
+    INVALID_NETWORK_TOKEN = "INVALID_NETWORK_TOKEN"
+    IDENTITY_ALREADY_LINKED = "IDENTITY_ALREADY_LINKED"
+    HANDLE_TAKEN = "HANDLE_TAKEN"
+    INVALID_HANDLE = "INVALID_HANDLE"
+    POST_NOT_FOUND = "POST_NOT_FOUND"
+    FORBIDDEN = "FORBIDDEN"
+
+    # Payments.
+    PAYER_NOT_MEMBER = "PAYER_NOT_MEMBER"
+    PAYEE_NOT_ORGANISATION = "PAYEE_NOT_ORGANISATION"
+    UNKNOWN_POT = "UNKNOWN_POT"
+    INSUFFICIENT_FUNDS = "INSUFFICIENT_FUNDS"
+    LIMIT_PER_PAYMENT = "LIMIT_PER_PAYMENT"
+    LIMIT_DAILY = "LIMIT_DAILY"
+    LIMIT_MONTHLY = "LIMIT_MONTHLY"
+    RATE_LIMITED = "RATE_LIMITED"
+    INTENT_NOT_FOUND = "INTENT_NOT_FOUND"
+    INTENT_NOT_PENDING = "INTENT_NOT_PENDING"
+    INTENT_EXPIRED = "INTENT_EXPIRED"
+
+    # Card funding.
+    CARD_DECLINED = "CARD_DECLINED"
+    CARD_INVALID = "CARD_INVALID"
+    CARD_EXPIRED = "CARD_EXPIRED"
+    TOPUP_NOT_FOUND = "TOPUP_NOT_FOUND"
+    AMOUNT_OUT_OF_RANGE = "AMOUNT_OUT_OF_RANGE"
+
+
+class EnvoiError(Exception):
+    """Any refusal envoi explains to a person: a stable code plus its parameters."""
+
+    def __init__(self, code: ErrorCode, **params: Any) -> None:
+        super().__init__(code.value)
+        self.code = code
+        self.params = params
+
+    def __repr__(self) -> str:
+        return f"EnvoiError({self.code.value}, {self.params!r})"

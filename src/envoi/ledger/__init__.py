@@ -1,0 +1,1 @@
+"""Double-entry ledger with two-phase transfers. Depends on ``envoi.money`` and ``envoi.domain``."""

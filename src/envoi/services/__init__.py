@@ -1,0 +1,1 @@
+"""Use cases. They talk to the outside only through the Protocols in ``ports``."""

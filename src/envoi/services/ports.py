@@ -1,0 +1,144 @@
+"""Protocols for everything outside the domain: networks, card processor, ledger store, clock.
+
+Adapters implement these; ``envoi.bootstrap`` wires them. Nothing here imports an adapter.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Literal, Protocol
+
+from envoi.ledger.model import (
+    Account,
+    AccountBalance,
+    CreateAccountResult,
+    PostedTransfer,
+    Transfer,
+    TransferOutcome,
+)
+from envoi.money import Money
+
+
+class Clock(Protocol):
+    def now(self) -> datetime:
+        """An aware UTC datetime."""
+        ...
+
+
+# --- Ledger -----------------------------------------------------------------
+
+
+class LedgerStore(Protocol):
+    """The ledger inside the caller's database transaction."""
+
+    def create_accounts(self, accounts: Sequence[Account]) -> list[CreateAccountResult]: ...
+
+    def create_transfers(self, transfers: Sequence[Transfer]) -> list[TransferOutcome]: ...
+
+    def balance(self, account_id: str) -> AccountBalance: ...
+
+    def transfers_of(self, account_id: str, *, limit: int = 100) -> list[PostedTransfer]: ...
+
+    def expire_pending(self, now: datetime, *, limit: int = 1000) -> list[str]:
+        """Void pending transfers whose timeout has passed; returns their ids."""
+        ...
+
+
+# --- Social networks ----------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class NetworkUser:
+    network: str
+    user_id: str  # immutable id on the network: the only key money follows
+    handle: str  # changeable screen name, without "@"
+    display_name: str
+
+
+@dataclass(frozen=True, slots=True)
+class InboundPost:
+    """A post or direct message that mentions the bot, as a network adapter delivers it."""
+
+    network: str
+    post_id: str
+    author: NetworkUser
+    text: str
+    direct: bool = False
+    created_at: datetime | None = None
+    in_reply_to: str | None = None
+    # Users the network itself resolved for mentions in ``text`` (handle -> user),
+    # so a payee is matched by immutable id even if the handle changes later.
+    mentions: tuple[NetworkUser, ...] = field(default_factory=tuple)
+
+
+class InboundPort(Protocol):
+    """Where every network adapter delivers what it receives. Idempotent per (network, post_id)."""
+
+    def receive_post(self, post: InboundPost) -> None: ...
+
+    def receive_deletion(self, network: str, post_id: str) -> None: ...
+
+
+class NetworkGateway(Protocol):
+    """What envoi does on a network: answer, write privately, look people up, prove ownership."""
+
+    name: str
+
+    def reply(self, in_reply_to_post_id: str, text: str) -> str:
+        """Publish a public reply; returns the new post id."""
+        ...
+
+    def direct_message(self, to_user_id: str, text: str) -> str:
+        """Send a private message; returns its id."""
+        ...
+
+    def lookup_user(self, handle: str) -> NetworkUser | None:
+        """Resolve a handle to the user who holds it now, or None."""
+        ...
+
+    def verify_link(self, token: str) -> NetworkUser:
+        """Exchange a proof of ownership (an OAuth code, a sandbox token) for the user.
+
+        Raises ``EnvoiError(INVALID_NETWORK_TOKEN)`` when the proof does not hold.
+        """
+        ...
+
+
+# --- Card processor -----------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class CardDetails:
+    number: str
+    exp_month: int
+    exp_year: int
+    cvc: str
+
+    def __repr__(self) -> str:  # never print a card number
+        return f"CardDetails(****{self.number[-4:]}, {self.exp_month:02d}/{self.exp_year})"
+
+
+ChargeStatus = Literal["succeeded", "requires_action", "declined"]
+
+
+@dataclass(frozen=True, slots=True)
+class ChargeResult:
+    processor_ref: str  # the processor's id for this charge
+    status: ChargeStatus
+    decline_code: str | None = None  # "card_declined", "expired_card", "incorrect_number"...
+    action_url: str | None = None  # where the cardholder completes 3-D Secure
+    last4: str = ""
+
+
+class CardProcessor(Protocol):
+    name: str
+
+    def charge(self, request_id: str, amount: Money, card: CardDetails) -> ChargeResult:
+        """Charge a card. Idempotent by ``request_id``: a retry returns the first result."""
+        ...
+
+    def retrieve(self, processor_ref: str) -> ChargeResult:
+        """The charge's current state (after a 3-D Secure challenge, say)."""
+        ...

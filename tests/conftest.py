@@ -1,0 +1,82 @@
+"""Shared fixtures: one database per test session (SQLite file, or PostgreSQL when
+``ENVOI_TEST_DATABASE_URL`` is set), migrated with Alembic, emptied after each test."""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from sqlalchemy import Engine, create_engine, text
+from sqlalchemy.engine import make_url
+
+from envoi.adapters.db.engine import make_engine
+from envoi.adapters.db.migrate import upgrade
+from envoi.adapters.db.schema import metadata
+
+PG_URL = os.environ.get("ENVOI_TEST_DATABASE_URL")
+
+
+def _create_pg_database(base_url: str) -> tuple[str, str]:
+    name = f"envoi_test_{uuid.uuid4().hex[:12]}"
+    admin = create_engine(base_url, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(text(f'CREATE DATABASE "{name}"'))
+    admin.dispose()
+    return make_url(base_url).set(database=name).render_as_string(hide_password=False), name
+
+
+def _drop_pg_database(base_url: str, name: str) -> None:
+    admin = create_engine(base_url, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+    admin.dispose()
+
+
+BACKENDS = ["sqlite", "postgresql"] if PG_URL else ["sqlite"]
+
+
+@pytest.fixture(scope="session", params=BACKENDS)
+def database_url(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[str]:
+    """A freshly migrated database for this test process: SQLite always, and PostgreSQL
+    too when ``ENVOI_TEST_DATABASE_URL`` is set, so every database test runs on both."""
+    if request.param == "postgresql":
+        assert PG_URL is not None
+        url, name = _create_pg_database(PG_URL)
+        upgrade(url)
+        yield url
+        _drop_pg_database(PG_URL, name)
+    else:
+        path: Path = tmp_path_factory.mktemp("db") / "envoi-test.db"
+        url = f"sqlite:///{path}"
+        upgrade(url)
+        yield url
+
+
+@pytest.fixture(scope="session")
+def _session_engine(database_url: str) -> Iterator[Engine]:
+    engine = make_engine(database_url)
+    yield engine
+    engine.dispose()
+
+
+def empty_all_tables(engine: Engine) -> None:
+    with engine.begin() as conn:
+        for table in reversed(metadata.sorted_tables):
+            conn.execute(table.delete())
+
+
+@pytest.fixture
+def engine(_session_engine: Engine) -> Iterator[Engine]:
+    """The test database, emptied after the test."""
+    yield _session_engine
+    empty_all_tables(_session_engine)
+
+
+@pytest.fixture
+def is_postgres(engine: Engine) -> bool:
+    return engine.dialect.name == "postgresql"
