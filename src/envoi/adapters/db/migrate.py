@@ -17,5 +17,6 @@ def alembic_config(url: str) -> Config:
     return config
 
 
-def upgrade(url: str, revision: str = "head") -> None:
+def upgrade(url: str, revision: str = "heads") -> None:
+    """Each area (ledger, sandbox, flow…) is its own Alembic branch; "heads" applies them all."""
     command.upgrade(alembic_config(url), revision)
