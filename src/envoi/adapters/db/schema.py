@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from envoi.adapters.db import tables as _flow_tables  # noqa: F401
 from envoi.adapters.db.metadata import metadata
 
 __all__ = ["metadata"]

@@ -1,0 +1,166 @@
+"""Entities and their states. Plain dataclasses: the database maps to them, the services act on them."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from enum import StrEnum
+from typing import Literal
+
+from envoi.money import Money
+
+Locale = Literal["fr", "en"]
+LOCALES: tuple[Locale, ...] = ("fr", "en")
+
+
+class Privacy(StrEnum):
+    PUBLIC = "public"  # public reply with amount and payee
+    DISCREET = "discreet"  # public reply without amount or payee details
+    PRIVATE = "private"  # never a public reply: DMs and the app only
+
+    @staticmethod
+    def most_private(*modes: Privacy) -> Privacy:
+        order = [Privacy.PUBLIC, Privacy.DISCREET, Privacy.PRIVATE]
+        return max(modes, key=order.index)
+
+
+class MemberKind(StrEnum):
+    PERSON = "person"
+    ORGANISATION = "organisation"
+
+
+class IntentKind(StrEnum):
+    SEND = "send"
+    DONATE = "donate"
+    REQUEST = "request"
+    POT = "pot"
+
+
+class IntentState(StrEnum):
+    AWAITING_CONFIRMATION = "awaiting_confirmation"
+    SETTLED = "settled"
+    CLAIMABLE = "claimable"  # paid into escrow for a network identity that is not a member yet
+    CLAIMED = "claimed"
+    REFUNDED = "refunded"
+    CANCELLED = "cancelled"
+    EXPIRED = "expired"
+
+    @property
+    def is_final(self) -> bool:
+        return self in {
+            IntentState.SETTLED,
+            IntentState.CLAIMED,
+            IntentState.REFUNDED,
+            IntentState.CANCELLED,
+            IntentState.EXPIRED,
+        }
+
+
+class PayeeKind(StrEnum):
+    MEMBER = "member"
+    IDENTITY = "identity"  # someone on the network who is not a member (yet)
+    POT = "pot"
+
+
+@dataclass(frozen=True, slots=True)
+class Member:
+    id: str
+    email: str
+    display_name: str
+    locale: Locale
+    privacy: Privacy
+    kind: MemberKind
+    verified: bool
+    has_pin: bool
+    created_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class Identity:
+    id: str
+    member_id: str
+    network: str
+    network_user_id: str
+    handle: str
+    display_name: str
+    linked_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class Pot:
+    id: str
+    hashtag: str
+    title: str
+    owner_member_id: str
+    goal: Money | None
+    created_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class Payee:
+    kind: PayeeKind
+    handle: str  # as shown to people ("bob", or the pot's hashtag)
+    display_name: str
+    member_id: str | None = None
+    network: str | None = None
+    network_user_id: str | None = None
+    pot_id: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class PaymentIntent:
+    id: str
+    kind: IntentKind
+    state: IntentState
+    payer_member_id: str
+    payee: Payee
+    amount: Money
+    fee: Money
+    fee_charged_to: Literal["payer", "payee"]
+    privacy: Privacy
+    source_network: str | None
+    source_post_id: str | None
+    requester_member_id: str | None  # for #demander: who asked (and is paid)
+    created_at: datetime
+    expires_at: datetime
+    settled_at: datetime | None = None
+    claim_expires_at: datetime | None = None
+    finished_at: datetime | None = None
+
+    @property
+    def hold_id(self) -> str:
+        return f"{self.id}:hold"
+
+    @property
+    def fee_id(self) -> str:
+        return f"{self.id}:fee"
+
+    @property
+    def total_debit(self) -> Money:
+        """What leaves the payer's wallet."""
+        return self.amount + self.fee if self.fee_charged_to == "payer" else self.amount
+
+
+@dataclass(frozen=True, slots=True)
+class Topup:
+    id: str
+    member_id: str
+    amount: Money
+    status: Literal["succeeded", "requires_action", "declined"]
+    processor: str
+    processor_ref: str
+    last4: str
+    decline_code: str | None
+    action_url: str | None
+    created_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class Notification:
+    id: str
+    member_id: str
+    code: str  # a message key, rendered in the reader's language
+    params: dict[str, str] = field(default_factory=dict)
+    intent_id: str | None = None
+    created_at: datetime | None = None
+    read: bool = False
