@@ -99,6 +99,9 @@ class CreateTransferResult(StrEnum):
     PENDING_TRANSFER_ALREADY_VOIDED = "pending_transfer_already_voided"
     PENDING_TRANSFER_EXPIRED = "pending_transfer_expired"
     PARTIAL_POST_NOT_SUPPORTED = "partial_post_not_supported"
+    # A post/void naming other accounts or currency than its pending transfer, or a void
+    # with an amount other than 0 or the pending amount.
+    PENDING_TRANSFER_HAS_DIFFERENT_FIELDS = "pending_transfer_has_different_fields"
 
 
 @dataclass(frozen=True, slots=True)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from envoi.adapters.db import ledger_tables as _ledger_tables  # noqa: F401
 from envoi.adapters.db import tables as _flow_tables  # noqa: F401
 from envoi.adapters.db.metadata import metadata
 

@@ -1,0 +1,366 @@
+"""``SqlLedger``: the ledger inside the caller's transaction, on SQLite and PostgreSQL.
+
+One ``create_transfers`` call, whatever its size, costs a fixed number of statements:
+
+1. lock the balance rows of every account the batch touches, in one statement
+   ordered by account id (``SELECT … ORDER BY … FOR UPDATE``): every writer takes its
+   locks in the same order, so writers queue instead of deadlocking. SQLite needs no
+   row locks: ``BEGIN IMMEDIATE`` (see engine.py) already serialises writers;
+2. read the batch's ids and the pending transfers it names (after the locks, so a
+   concurrent post or void of the same pending transfer is seen);
+3. decide every outcome in memory (``envoi.ledger.rules``);
+4. write with bulk statements: one INSERT of the new transfers, one UPDATE of the
+   balances (deltas), one UPDATE of resolved pending transfers.
+
+A SHARDED account (fees, clearing, escrow) has N balance rows; a batch adds its
+changes to one of them, picked from its first transfer id, so concurrent payments
+mostly lock different rows. Its balance is the sum of its rows.
+"""
+
+from __future__ import annotations
+
+import json
+import zlib
+from collections.abc import Callable, Collection, Iterable, Sequence
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import Connection, func, select, union_all
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+
+from envoi.adapters.db.ledger_tables import ledger_accounts, ledger_balances, ledger_transfers
+from envoi.ledger.model import (
+    Account,
+    AccountBalance,
+    AccountFlags,
+    CreateAccountResult,
+    PostedTransfer,
+    Transfer,
+    TransferFlags,
+    TransferOutcome,
+)
+from envoi.ledger.rules import PENDING, Balance, Decision, Rules, StoredTransfer, expire
+
+DEFAULT_SHARDS = 16
+_CHECKS = AccountFlags.DEBITS_MUST_NOT_EXCEED_CREDITS | AccountFlags.CREDITS_MUST_NOT_EXCEED_DEBITS
+_ALL_ACCOUNT_FLAGS = _CHECKS | AccountFlags.SHARDED
+_BALANCE_FIELDS = ("debits_pending", "debits_posted", "credits_pending", "credits_posted")
+# Raw SQL for the hot path (one statement per step, arrays on PostgreSQL, executemany
+# on SQLite). Only constants are interpolated.
+_LOCK_PG = (
+    "SELECT a.id, a.currency, a.code, a.flags, b.shard, b.debits_pending, b.debits_posted,"
+    " b.credits_pending, b.credits_posted FROM ledger_accounts a JOIN ledger_balances b"
+    " ON b.account_id = a.id AND b.shard = %(salt)s %% a.shards"
+    " WHERE a.id = ANY(%(ids)s) ORDER BY a.id FOR UPDATE OF b"
+)
+_LOCK_SQLITE = (
+    "SELECT a.id, a.currency, a.code, a.flags, b.shard, b.debits_pending, b.debits_posted,"
+    " b.credits_pending, b.credits_posted FROM ledger_accounts a JOIN ledger_balances b"
+    " ON b.account_id = a.id AND b.shard = ? % a.shards"
+    " WHERE a.id IN (SELECT value FROM json_each(?))"
+)
+_LOAD_PG = (
+    "SELECT id, debit_account_id, credit_account_id, amount, currency, code, flags,"
+    " pending_id, timeout_s, reference, expires_at, state FROM ledger_transfers"
+    " WHERE id = ANY(%(ids)s)"
+)
+_LOAD_SQLITE = (
+    "SELECT id, debit_account_id, credit_account_id, amount, currency, code, flags,"
+    " pending_id, timeout_s, reference, expires_at, state FROM ledger_transfers"
+    " WHERE id IN (SELECT value FROM json_each(?))"
+)
+_INSERT_PG = (
+    "INSERT INTO ledger_transfers (id, debit_account_id, credit_account_id, amount,"
+    " currency, code, flags, pending_id, timeout_s, reference, expires_at, state, created_at)"
+    " SELECT *, %s::timestamptz FROM unnest(%s::varchar[], %s::varchar[], %s::varchar[],"
+    " %s::bigint[], %s::varchar[], %s::varchar[], %s::int[], %s::varchar[], %s::int[],"
+    " %s::varchar[], %s::timestamptz[], %s::varchar[])"
+)
+_INSERT_SQLITE = (
+    "INSERT INTO ledger_transfers (id, debit_account_id, credit_account_id, amount,"
+    " currency, code, flags, pending_id, timeout_s, reference, expires_at, state, created_at)"
+    " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+)
+_RESOLVE_PG = (
+    "UPDATE ledger_transfers t SET state = v.state"
+    " FROM unnest(%s::varchar[], %s::varchar[]) AS v(state, id) WHERE t.id = v.id"
+)
+_RESOLVE_SQLITE = "UPDATE ledger_transfers SET state = ? WHERE id = ?"
+# Deltas, not absolute values: the row is locked anyway, and a delta cannot undo another's.
+_MOVE_PG = (
+    "UPDATE ledger_balances b SET debits_pending = b.debits_pending + v.dp,"
+    " debits_posted = b.debits_posted + v.dpo, credits_pending = b.credits_pending + v.cp,"
+    " credits_posted = b.credits_posted + v.cpo"
+    " FROM unnest(%s::bigint[], %s::bigint[], %s::bigint[], %s::bigint[], %s::varchar[],"
+    " %s::smallint[]) AS v(dp, dpo, cp, cpo, account_id, shard)"
+    " WHERE b.account_id = v.account_id AND b.shard = v.shard"
+)
+_MOVE_SQLITE = (
+    "UPDATE ledger_balances SET debits_pending = debits_pending + ?,"
+    " debits_posted = debits_posted + ?, credits_pending = credits_pending + ?,"
+    " credits_posted = credits_posted + ? WHERE account_id = ? AND shard = ?"
+)
+
+
+class SqlLedger:
+    """Implements ``LedgerStore`` with the connection's open transaction (never commits)."""
+
+    def __init__(
+        self, conn: Connection, now: Callable[[], datetime], *, shards: int = DEFAULT_SHARDS
+    ) -> None:
+        self.conn = conn
+        self.now = now
+        self.shards = shards  # balance rows of a new SHARDED account
+        self._pg = conn.dialect.name == "postgresql"
+
+    # -- accounts -------------------------------------------------------------------
+
+    def create_accounts(self, accounts: Sequence[Account]) -> list[CreateAccountResult]:
+        results: list[CreateAccountResult] = []
+        now = self.now()
+        insert = pg_insert if self._pg else sqlite_insert
+        for account in accounts:
+            if not _valid_account(account):
+                results.append(CreateAccountResult.INVALID)
+                continue
+            shards = self.shards if account.flags & AccountFlags.SHARDED else 1
+            # ON CONFLICT: a concurrent creation of the same account is not an error.
+            created = self.conn.execute(
+                insert(ledger_accounts)
+                .values(
+                    id=account.id,
+                    currency=account.currency,
+                    code=account.code,
+                    flags=int(account.flags),
+                    shards=shards,
+                    created_at=_utc(now),
+                )
+                .on_conflict_do_nothing(index_elements=["id"])
+                .returning(ledger_accounts.c.id)
+            ).first()
+            if created is not None:
+                self.conn.execute(
+                    ledger_balances.insert(),
+                    [
+                        {"account_id": account.id, "shard": s, "flags": int(account.flags)}
+                        for s in range(shards)
+                    ],
+                )
+                results.append(CreateAccountResult.OK)
+                continue
+            row = self.conn.execute(
+                select(ledger_accounts).where(ledger_accounts.c.id == account.id)
+            ).one()
+            same = (row.currency, row.code, row.flags) == (
+                account.currency,
+                account.code,
+                int(account.flags),
+            )
+            results.append(
+                CreateAccountResult.EXISTS
+                if same
+                else CreateAccountResult.EXISTS_WITH_DIFFERENT_FIELDS
+            )
+        return results
+
+    def balance(self, account_id: str) -> AccountBalance:
+        """The account's balance (the sum of its shards). KeyError if there is no such account."""
+        b = ledger_balances.c
+        row = self.conn.execute(
+            select(
+                ledger_accounts.c.currency,
+                *(func.sum(getattr(b, name)).label(name) for name in _BALANCE_FIELDS),
+            )
+            .join(ledger_balances, b.account_id == ledger_accounts.c.id)
+            .where(ledger_accounts.c.id == account_id)
+            .group_by(ledger_accounts.c.currency)
+        ).first()
+        if row is None:
+            raise KeyError(account_id)
+        return AccountBalance(
+            account_id, row.currency, *(int(row._mapping[n]) for n in _BALANCE_FIELDS)
+        )
+
+    def transfers_of(self, account_id: str, *, limit: int = 100) -> list[PostedTransfer]:
+        """The account's transfers, newest first (posts and voids included)."""
+        t = ledger_transfers.c
+        # One index-ordered scan per side beats an OR on a busy account.
+        sides = [
+            select(ledger_transfers).where(side == account_id).order_by(t.seq.desc()).limit(limit)
+            for side in (t.debit_account_id, t.credit_account_id)
+        ]
+        both = union_all(*(s.subquery().select() for s in sides)).subquery()
+        rows = self.conn.execute(select(both).order_by(both.c.seq.desc()).limit(limit)).all()
+        return [
+            PostedTransfer(
+                id=r.id,
+                debit_account_id=r.debit_account_id,
+                credit_account_id=r.credit_account_id,
+                amount=r.amount,
+                currency=r.currency,
+                code=r.code,
+                flags=TransferFlags(r.flags),
+                pending_id=r.pending_id,
+                reference=r.reference,
+                created_at=_aware(r.created_at),
+                state=r.state,
+            )
+            for r in rows
+        ]
+
+    # -- transfers ------------------------------------------------------------------
+
+    def create_transfers(self, transfers: Sequence[Transfer]) -> list[TransferOutcome]:
+        if not transfers:
+            return []
+        now = _aware(self.now())
+        pending_ids = {t.pending_id for t in transfers if t.pending_id}
+        account_ids = {a for t in transfers for a in (t.debit_account_id, t.credit_account_id)}
+        if pending_ids:  # a post or void also moves its pending transfer's accounts
+            for p in self._load(pending_ids).values():
+                account_ids.update((p.debit_account_id, p.credit_account_id))
+        account_ids.discard("")
+        accounts, balances, shard_of = self._lock(account_ids, _salt(transfers[0].id))
+        known = self._load({t.id for t in transfers} | pending_ids)
+        decision = Rules(accounts, balances, known, now).decide(transfers)
+        self._write(decision, shard_of, now)
+        return decision.outcomes
+
+    def expire_pending(self, now: datetime, *, limit: int = 1000) -> list[str]:
+        """Release the holds of pending transfers past their timeout; returns their ids."""
+        t = ledger_transfers.c
+        due = self.conn.execute(
+            select(t.id, t.debit_account_id, t.credit_account_id)
+            .where(t.state == PENDING, t.expires_at.is_not(None), t.expires_at <= _utc(now))
+            .order_by(t.expires_at)
+            .limit(limit)
+        ).all()
+        if not due:
+            return []
+        accounts = {a for r in due for a in (r.debit_account_id, r.credit_account_id)}
+        _, balances, shard_of = self._lock(accounts, _salt(due[0].id))
+        # Re-read under the locks: a concurrent post, void or expiry may have won.
+        known = self._load({r.id for r in due})
+        expired, deltas = expire(list(known.values()), balances, _aware(now))
+        self._write(Decision([], [], dict.fromkeys(expired, "expired"), deltas), shard_of, now)
+        return expired
+
+    # -- SQL ------------------------------------------------------------------------
+
+    def _lock(
+        self, account_ids: Collection[str], salt: int
+    ) -> tuple[dict[str, Account], dict[str, Balance], dict[str, int]]:
+        """Lock (PostgreSQL) and read one balance row per account, in account id order."""
+        if not account_ids:
+            return {}, {}, {}
+        ids = sorted(account_ids)
+        if self._pg:
+            rows = self.conn.exec_driver_sql(_LOCK_PG, {"salt": salt, "ids": ids}).all()
+        else:
+            rows = self.conn.exec_driver_sql(_LOCK_SQLITE, (salt, _json_list(ids))).all()
+        accounts: dict[str, Account] = {}
+        balances: dict[str, Balance] = {}
+        shard_of: dict[str, int] = {}
+        for r in rows:
+            accounts[r[0]] = Account(r[0], r[1], r[2], AccountFlags(r[3]))
+            shard_of[r[0]] = r[4]
+            balances[r[0]] = Balance(r[5], r[6], r[7], r[8])
+        return accounts, balances, shard_of
+
+    def _load(self, ids: Collection[str]) -> dict[str, StoredTransfer]:
+        if not ids:
+            return {}
+        if self._pg:
+            rows = self.conn.exec_driver_sql(_LOAD_PG, {"ids": list(ids)}).all()
+        else:
+            rows = self.conn.exec_driver_sql(_LOAD_SQLITE, (_json_list(ids),)).all()
+        return {r[0]: _stored(r) for r in rows}
+
+    def _write(self, decision: Decision, shard_of: dict[str, int], now: datetime) -> None:
+        if decision.created:
+            rows = [
+                (
+                    t.id, t.debit_account_id, t.credit_account_id, t.amount, t.currency,
+                    t.code, int(t.flags), t.pending_id, t.timeout_s, t.reference,
+                    self._ts(t.expires_at), t.state,
+                )
+                for t in decision.created
+            ]  # fmt: skip
+            if self._pg:  # one statement whatever the batch size: arrays in, rows out
+                self.conn.exec_driver_sql(_INSERT_PG, (self._ts(now), *_columns(rows)))
+            else:
+                ts = self._ts(now)
+                self.conn.exec_driver_sql(_INSERT_SQLITE, [(*r, ts) for r in rows])
+        if decision.resolved:
+            states = [(state, pid) for pid, state in decision.resolved.items()]
+            if self._pg:
+                self.conn.exec_driver_sql(_RESOLVE_PG, _columns(states))
+            else:
+                self.conn.exec_driver_sql(_RESOLVE_SQLITE, states)
+        if decision.deltas:
+            moves = [
+                (d.debits_pending, d.debits_posted, d.credits_pending, d.credits_posted, a,
+                 shard_of[a])
+                for a, d in sorted(decision.deltas.items())
+            ]  # fmt: skip
+            if self._pg:
+                self.conn.exec_driver_sql(_MOVE_PG, _columns(moves))
+            else:
+                self.conn.exec_driver_sql(_MOVE_SQLITE, moves)
+
+    def _ts(self, value: datetime | None) -> Any:
+        """A timestamp as the driver stores it: aware on PostgreSQL, SQLAlchemy's
+        naive-UTC text on SQLite (so Core queries and raw SQL compare alike)."""
+        if value is None:
+            return None
+        value = _utc(value)
+        if self._pg:
+            return value
+        return value.replace(tzinfo=None).isoformat(sep=" ", timespec="microseconds")
+
+
+def _stored(r: Any) -> StoredTransfer:
+    expires_at = _aware(r[10]) if r[10] is not None else None
+    return StoredTransfer(
+        r[0], r[1], r[2], r[3], r[4], r[5], TransferFlags(r[6]), r[7], r[8], r[9], expires_at, r[11]
+    )
+
+
+def _columns(rows: Sequence[tuple[Any, ...]]) -> tuple[list[Any], ...]:
+    """Rows to one list per column: PostgreSQL unnest()s them back into rows."""
+    return tuple(list(c) for c in zip(*rows, strict=True))
+
+
+def _valid_account(a: Account) -> bool:
+    flags = int(a.flags)
+    return (
+        0 < len(a.id) <= 100
+        and len(a.currency) == 3
+        and a.currency.isascii()
+        and a.currency.isupper()
+        and 0 < len(a.code) <= 32
+        and not flags & ~int(_ALL_ACCOUNT_FLAGS)
+        and not (flags & AccountFlags.SHARDED and flags & _CHECKS)
+    )
+
+
+def _salt(transfer_id: str) -> int:
+    """Which shard of a SHARDED account a batch writes: stable for a retry of the batch."""
+    return zlib.crc32(transfer_id.encode())
+
+
+def _aware(value: datetime | str) -> datetime:
+    """SQLite gives back naive UTC (text or datetime); everything else is aware."""
+    if isinstance(value, str):
+        value = datetime.fromisoformat(value)
+    return value if value.tzinfo is not None else value.replace(tzinfo=UTC)
+
+
+def _utc(value: datetime) -> datetime:
+    """For SQLAlchemy Core binds: its SQLite DateTime drops the zone, so convert first."""
+    return _aware(value).astimezone(UTC)
+
+
+def _json_list(values: Iterable[str]) -> str:
+    return json.dumps(list(values))

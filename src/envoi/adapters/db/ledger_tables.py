@@ -1,0 +1,109 @@
+"""Ledger tables: accounts, their balance rows (one, or N shards) and every transfer.
+
+The database enforces what the code already guarantees, so a bug cannot slip a
+guarded wallet below zero, store a non-positive amount or a transfer twice.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import (
+    BigInteger,
+    CheckConstraint,
+    Column,
+    DateTime,
+    ForeignKey,
+    Identity,
+    Index,
+    Integer,
+    SmallInteger,
+    String,
+    Table,
+    text,
+)
+
+from envoi.adapters.db.metadata import metadata
+
+ID = String(100)
+TS = DateTime(timezone=True)
+# INTEGER PRIMARY KEY is SQLite's rowid: appends stay cheap and ordered.
+SEQ = BigInteger().with_variant(Integer(), "sqlite")
+
+ledger_accounts = Table(
+    "ledger_accounts",
+    metadata,
+    Column("id", ID, primary_key=True),
+    Column("currency", String(3), nullable=False),
+    Column("code", String(32), nullable=False),
+    Column("flags", Integer, nullable=False, server_default="0"),
+    Column("shards", SmallInteger, nullable=False, server_default="1"),
+    Column("created_at", TS, nullable=False),
+    CheckConstraint("shards >= 1", name="shards_positive"),
+    # SHARDED (4) spreads the balance over rows, so no per-row balance check is possible.
+    CheckConstraint("(flags & 4) = 0 OR (flags & 3) = 0", name="sharded_unchecked"),
+)
+
+ledger_balances = Table(
+    "ledger_balances",
+    metadata,
+    Column("account_id", ID, ForeignKey("ledger_accounts.id"), primary_key=True),
+    Column("shard", SmallInteger, primary_key=True, server_default="0"),
+    Column("flags", Integer, nullable=False, server_default="0"),  # copy of the account's
+    Column("debits_pending", BigInteger, nullable=False, server_default="0"),
+    Column("debits_posted", BigInteger, nullable=False, server_default="0"),
+    Column("credits_pending", BigInteger, nullable=False, server_default="0"),
+    Column("credits_posted", BigInteger, nullable=False, server_default="0"),
+    CheckConstraint(
+        "debits_pending >= 0 AND debits_posted >= 0 AND credits_pending >= 0"
+        " AND credits_posted >= 0",
+        name="non_negative",
+    ),
+    # Last line of defence: a guarded account never goes below zero, whatever the code does.
+    CheckConstraint(
+        "(flags & 1) = 0 OR debits_pending + debits_posted <= credits_posted",
+        name="debits_within_credits",
+    ),
+    CheckConstraint(
+        "(flags & 2) = 0 OR credits_pending + credits_posted <= debits_posted",
+        name="credits_within_debits",
+    ),
+)
+
+ledger_transfers = Table(
+    "ledger_transfers",
+    metadata,
+    Column("seq", SEQ, Identity(), primary_key=True),  # insertion order, for history
+    Column("id", ID, nullable=False, unique=True),  # the caller's idempotency key
+    Column("debit_account_id", ID, ForeignKey("ledger_accounts.id"), nullable=False),
+    Column("credit_account_id", ID, ForeignKey("ledger_accounts.id"), nullable=False),
+    # For a post or a void: the amount it posted or released (the pending amount).
+    Column("amount", BigInteger, nullable=False),
+    Column("currency", String(3), nullable=False),
+    Column("code", String(32), nullable=False),
+    Column("flags", Integer, nullable=False),
+    Column("pending_id", ID),
+    Column("timeout_s", Integer, nullable=False, server_default="0"),
+    Column("reference", String(200)),
+    Column("created_at", TS, nullable=False),
+    Column("expires_at", TS),  # pending transfers with a timeout
+    # "posted" (single-phase, post), "voided" (a void), and for pending transfers
+    # "pending" until posted/voided/expired.
+    Column("state", String(8), nullable=False),
+    CheckConstraint("amount > 0", name="amount_positive"),
+    CheckConstraint("debit_account_id <> credit_account_id", name="accounts_differ"),
+    CheckConstraint("timeout_s >= 0", name="timeout_non_negative"),
+    CheckConstraint("state IN ('posted', 'pending', 'voided', 'expired')", name="state"),
+    Index("ix_ledger_transfers_debit", "debit_account_id", "seq"),
+    Index("ix_ledger_transfers_credit", "credit_account_id", "seq"),
+    Index(
+        "ix_ledger_transfers_pending_id",
+        "pending_id",
+        postgresql_where=text("pending_id IS NOT NULL"),
+        sqlite_where=text("pending_id IS NOT NULL"),
+    ),
+    Index(
+        "ix_ledger_transfers_due",
+        "expires_at",
+        postgresql_where=text("state = 'pending' AND expires_at IS NOT NULL"),
+        sqlite_where=text("state = 'pending' AND expires_at IS NOT NULL"),
+    ),
+)

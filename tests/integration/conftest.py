@@ -1,0 +1,25 @@
+"""Integration tests: after every test that used the database, the ledger must add up."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+from sqlalchemy import Engine
+
+from envoi.adapters.db import ledger_check
+
+
+@pytest.fixture(autouse=True)
+def _ledger_adds_up(request: pytest.FixtureRequest) -> Iterator[None]:
+    """Runs ``ledger_check.check`` after each test that used ``engine`` (before the
+    tables are emptied) and fails the test on any problem."""
+    if "engine" not in request.fixturenames:
+        yield
+        return
+    # Requested from here, ``engine`` is set up first and so torn down after this check.
+    engine: Engine = request.getfixturevalue("engine")
+    yield
+    problems = ledger_check.check(engine)
+    if problems:
+        pytest.fail("ledger check failed:\n  " + "\n  ".join(problems), pytrace=False)
