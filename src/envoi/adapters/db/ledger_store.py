@@ -20,14 +20,17 @@ mostly lock different rows. Its balance is the sum of its rows.
 from __future__ import annotations
 
 import json
+import random
+import time
 import zlib
 from collections.abc import Callable, Collection, Iterable, Sequence
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, TypeVar
 
-from sqlalchemy import Connection, func, select, union_all
+from sqlalchemy import Connection, Engine, func, select, union_all
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.exc import DBAPIError
 
 from envoi.adapters.db.ledger_tables import ledger_accounts, ledger_balances, ledger_transfers
 from envoi.ledger.model import (
@@ -42,6 +45,7 @@ from envoi.ledger.model import (
 )
 from envoi.ledger.rules import PENDING, Balance, Decision, Rules, StoredTransfer, expire
 
+T = TypeVar("T")
 DEFAULT_SHARDS = 16
 _CHECKS = AccountFlags.DEBITS_MUST_NOT_EXCEED_CREDITS | AccountFlags.CREDITS_MUST_NOT_EXCEED_DEBITS
 _ALL_ACCOUNT_FLAGS = _CHECKS | AccountFlags.SHARDED
@@ -364,3 +368,36 @@ def _utc(value: datetime) -> datetime:
 
 def _json_list(values: Iterable[str]) -> str:
     return json.dumps(list(values))
+
+
+# -- standalone callers ---------------------------------------------------------------
+
+# Worth another try from the start: serialization failure, deadlock detected, and a
+# concurrent insert of the same new transfer id (the retry then sees EXISTS).
+_RETRYABLE_SQLSTATES = {"40001", "40P01", "23505"}
+
+
+def transact(
+    engine: Engine, work: Callable[[Connection], T], *, attempts: int = 8, max_sleep: float = 0.2
+) -> T:
+    """Run ``work`` in its own transaction, retrying on transient concurrency errors.
+
+    For callers without a unit of work (scripts, the benchmark, tests). ``work`` must be
+    safe to run again: ledger calls are, since transfer ids make them idempotent.
+    """
+    for attempt in range(1, attempts + 1):
+        try:
+            with engine.begin() as conn:
+                return work(conn)
+        except DBAPIError as exc:
+            if attempt == attempts or not _is_transient(exc):
+                raise
+            time.sleep(random.uniform(0, min(max_sleep, 0.005 * 2**attempt)))  # noqa: S311
+    raise AssertionError("unreachable")
+
+
+def _is_transient(exc: DBAPIError) -> bool:
+    sqlstate = getattr(exc.orig, "sqlstate", None)
+    if sqlstate in _RETRYABLE_SQLSTATES:
+        return sqlstate != "23505" or "ledger_transfers" in str(exc.orig)
+    return "database is locked" in str(exc.orig)  # SQLite, past busy_timeout
