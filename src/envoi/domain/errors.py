@@ -66,6 +66,7 @@ class ErrorCode(StrEnum):
     CARD_EXPIRED = "CARD_EXPIRED"
     TOPUP_NOT_FOUND = "TOPUP_NOT_FOUND"
     AMOUNT_OUT_OF_RANGE = "AMOUNT_OUT_OF_RANGE"
+    IDEMPOTENCY_CONFLICT = "IDEMPOTENCY_CONFLICT"  # a request id reused for a different request
 
 
 class EnvoiError(Exception):

@@ -1,0 +1,1 @@
+"""Social-network adapters: each receives posts for the bot and implements ``NetworkGateway``."""

@@ -1,0 +1,562 @@
+"""The sandbox network's data: accounts, posts, timeline, inbox, and delivery to the bot.
+
+Each method is one database transaction. A post that concerns the bot is marked
+``for_bot`` when it is written; ``delivered_at`` stays NULL until the bot has received
+it (and goes back to NULL when it is deleted, until the deletion is received), so a
+worker can catch up on anything committed but not delivered.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import re
+import secrets
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any, Literal
+
+from sqlalchemy import (
+    ColumnElement,
+    Connection,
+    Engine,
+    and_,
+    exists,
+    or_,
+    select,
+    update,
+)
+from sqlalchemy.exc import IntegrityError
+
+from envoi.adapters.networks.sandbox import text as txt
+from envoi.adapters.networks.sandbox.tables import (
+    sandbox_accounts as accounts,
+)
+from envoi.adapters.networks.sandbox.tables import (
+    sandbox_post_mentions as mentions,
+)
+from envoi.adapters.networks.sandbox.tables import (
+    sandbox_posts as posts,
+)
+from envoi.domain.errors import EnvoiError, ErrorCode
+from envoi.services.ports import Clock, InboundPort, InboundPost, NetworkUser
+
+NETWORK = "sandbox"
+Visibility = Literal["public", "direct"]
+_ID = re.compile(r"sb[xp]_[0-9a-f]{16}")
+_TOKEN_MAX = 200
+logger = logging.getLogger(__name__)
+
+
+class _UtcClock:
+    def now(self) -> datetime:
+        return datetime.now(UTC)
+
+
+def _aware(value: datetime) -> datetime:
+    # SQLite hands back naive datetimes; everything envoi stores is UTC.
+    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+def _new_id(prefix: str) -> str:
+    return f"{prefix}_{secrets.token_hex(8)}"
+
+
+def _hash_token(token: str) -> str:
+    return hashlib.sha256(token.encode("utf-8")).hexdigest()
+
+
+def is_sandbox_id(value: str) -> bool:
+    """Outside input is checked before it reaches a query (no NUL or oversized strings)."""
+    return _ID.fullmatch(value) is not None
+
+
+@dataclass(frozen=True, slots=True)
+class SandboxAccount:
+    id: str
+    handle: str
+    display_name: str
+    created_at: datetime
+
+    def as_network_user(self) -> NetworkUser:
+        return NetworkUser(NETWORK, self.id, self.handle, self.display_name)
+
+
+@dataclass(frozen=True, slots=True)
+class NewAccount:
+    account: SandboxAccount
+    token: str  # shown once; only its SHA-256 is stored
+
+
+@dataclass(frozen=True, slots=True)
+class SandboxPost:
+    cursor: int
+    id: str
+    author: SandboxAccount
+    text: str
+    visibility: Visibility
+    in_reply_to: str | None
+    recipient: SandboxAccount | None  # the explicit ``to`` of a direct message
+    mentions: tuple[NetworkUser, ...]  # resolved at posting time
+    created_at: datetime
+    deleted: bool
+
+    def to_inbound(self) -> InboundPost:
+        return InboundPost(
+            network=NETWORK,
+            post_id=self.id,
+            author=self.author.as_network_user(),
+            text=self.text,
+            direct=self.visibility == "direct",
+            created_at=self.created_at,
+            in_reply_to=self.in_reply_to,
+            mentions=self.mentions,
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class PendingDelivery:
+    """What the bot is owed for one post: the post itself, or (once deleted) its deletion."""
+
+    cursor: int
+    post_id: str
+    post: InboundPost | None  # None: deliver the deletion
+
+    @property
+    def deletion(self) -> bool:
+        return self.post is None
+
+
+def _account(row: Any) -> SandboxAccount:  # a Row of _ACCOUNT_COLS
+    return SandboxAccount(row.id, row.handle, row.display_name, _aware(row.created_at))
+
+
+_ACCOUNT_COLS = (accounts.c.id, accounts.c.handle, accounts.c.display_name, accounts.c.created_at)
+
+
+class SandboxNetwork:
+    """The sandbox network over an Engine; ``bot_handle`` is the account envoi listens as."""
+
+    def __init__(self, engine: Engine, bot_handle: str, *, clock: Clock | None = None) -> None:
+        if not txt.is_handle(bot_handle):
+            raise ValueError(f"not a sandbox handle: {bot_handle!r}")
+        self.engine = engine
+        self.bot_handle = bot_handle
+        self._bot_key = txt.handle_key(bot_handle)
+        self._clock = clock or _UtcClock()
+
+    # --- Accounts -------------------------------------------------------------------
+
+    def create_account(self, handle: str, display_name: str) -> NewAccount:
+        handle = txt.check_handle(handle)
+        self._check_not_reserved(handle)
+        return self._insert_account(handle, txt.check_display_name(display_name))
+
+    def ensure_bot_account(self, display_name: str = "envoi") -> SandboxAccount:
+        """The bot's account, created on first use (its token is never needed: envoi
+        posts as the bot directly through this store)."""
+        for _ in range(2):  # a concurrent creator wins the race: read theirs
+            found = self.get_by_handle(self.bot_handle)
+            if found is not None:
+                return found
+            try:
+                return self._insert_account(self.bot_handle, display_name).account
+            except EnvoiError:
+                continue
+        raise RuntimeError("bot account could not be created")
+
+    def _insert_account(self, handle: str, display_name: str) -> NewAccount:
+        token = f"sbt_{secrets.token_urlsafe(32)}"
+        account = SandboxAccount(_new_id("sbx"), handle, display_name, self._clock.now())
+        try:
+            with self.engine.begin() as conn:
+                if self._account_id_by_key(conn, txt.handle_key(handle)) is not None:
+                    raise EnvoiError(ErrorCode.HANDLE_TAKEN, handle=handle)
+                conn.execute(
+                    accounts.insert().values(
+                        id=account.id,
+                        handle=handle,
+                        handle_key=txt.handle_key(handle),
+                        display_name=display_name,
+                        token_hash=_hash_token(token),
+                        created_at=account.created_at,
+                    )
+                )
+        except IntegrityError:  # lost a race for the same handle
+            raise EnvoiError(ErrorCode.HANDLE_TAKEN, handle=handle) from None
+        return NewAccount(account, token)
+
+    def authenticate(self, token: str) -> SandboxAccount | None:
+        if not token or len(token) > _TOKEN_MAX or not token.isascii():
+            return None
+        with self.engine.connect() as conn:
+            row = conn.execute(
+                select(*_ACCOUNT_COLS).where(accounts.c.token_hash == _hash_token(token))
+            ).first()
+        return _account(row) if row else None
+
+    def rename(self, account_id: str, new_handle: str) -> SandboxAccount:
+        """Change the handle; the id stays, and the old handle is free for anyone."""
+        handle = txt.check_handle(new_handle)
+        key = txt.handle_key(handle)
+        self._check_not_reserved(handle)
+        try:
+            with self.engine.begin() as conn:
+                holder = self._account_id_by_key(conn, key)
+                if holder is not None and holder != account_id:
+                    raise EnvoiError(ErrorCode.HANDLE_TAKEN, handle=handle)
+                conn.execute(
+                    update(accounts)
+                    .where(accounts.c.id == account_id)
+                    .values(handle=handle, handle_key=key)
+                )
+                row = conn.execute(
+                    select(*_ACCOUNT_COLS).where(accounts.c.id == account_id)
+                ).first()
+        except IntegrityError:  # lost a race for the same handle
+            raise EnvoiError(ErrorCode.HANDLE_TAKEN, handle=handle) from None
+        if row is None:
+            raise EnvoiError(ErrorCode.NOT_FOUND, account_id=account_id)
+        return _account(row)
+
+    def get_by_handle(self, handle: str) -> SandboxAccount | None:
+        handle = handle.removeprefix("@")
+        if not txt.is_handle(handle):
+            return None
+        with self.engine.connect() as conn:
+            row = conn.execute(
+                select(*_ACCOUNT_COLS).where(accounts.c.handle_key == txt.handle_key(handle))
+            ).first()
+        return _account(row) if row else None
+
+    def get_by_id(self, account_id: str) -> SandboxAccount | None:
+        if not is_sandbox_id(account_id):
+            return None
+        with self.engine.connect() as conn:
+            row = conn.execute(select(*_ACCOUNT_COLS).where(accounts.c.id == account_id)).first()
+        return _account(row) if row else None
+
+    def _check_not_reserved(self, handle: str) -> None:
+        # Nobody may pose as the bot, even before its account exists; "me" is the API's
+        # name for the caller's own account.
+        if txt.handle_key(handle) in (self._bot_key, "me"):
+            raise EnvoiError(ErrorCode.HANDLE_TAKEN, handle=handle)
+
+    @staticmethod
+    def _account_id_by_key(conn: Connection, key: str) -> str | None:
+        found: str | None = conn.execute(
+            select(accounts.c.id).where(accounts.c.handle_key == key)
+        ).scalar()
+        return found
+
+    # --- Posts ----------------------------------------------------------------------
+
+    def post(
+        self,
+        author_id: str,
+        text: str,
+        *,
+        visibility: Visibility = "public",
+        in_reply_to: str | None = None,
+        to: str | None = None,
+        to_user_id: str | None = None,
+    ) -> SandboxPost:
+        """Publish a post (``public``) or a direct message.
+
+        A direct message goes to ``to`` (a handle) or ``to_user_id`` alone when given —
+        naming someone in a private message must not show it to them — else to the
+        accounts it mentions.
+        """
+        text = txt.check_post_text(text)
+        if (to is not None or to_user_id is not None) and visibility != "direct":
+            raise EnvoiError(ErrorCode.VALIDATION_ERROR, field="to", reason="direct_only")
+        post_id, now = _new_id("sbp"), self._clock.now()
+        with self.engine.begin() as conn:
+            author = conn.execute(select(*_ACCOUNT_COLS).where(accounts.c.id == author_id)).first()
+            if author is None:
+                raise EnvoiError(ErrorCode.NOT_FOUND, account_id=author_id)
+            recipient_id = self._resolve_recipient(conn, to, to_user_id)
+            if in_reply_to is not None and not self._visible(conn, in_reply_to, author_id):
+                raise EnvoiError(ErrorCode.POST_NOT_FOUND, post_id=in_reply_to)
+            handles = txt.extract_mentions(text)
+            found = self._accounts_by_keys(conn, [txt.handle_key(h) for h in handles])
+            resolved = [found[txt.handle_key(h)] for h in handles if txt.handle_key(h) in found]
+            if visibility == "direct" and recipient_id is None and not resolved:
+                raise EnvoiError(ErrorCode.VALIDATION_ERROR, field="to", reason="no_recipient")
+            from_bot = txt.handle_key(author.handle) == self._bot_key
+            if recipient_id is not None:  # a DM with an explicit ``to`` goes to that account only
+                to_bot = self._is_bot(conn, recipient_id)
+            else:  # public: the bot is named; DM: the bot is among the mentioned addressees
+                to_bot = any(txt.handle_key(h) == self._bot_key for h in handles)
+            conn.execute(
+                posts.insert().values(
+                    id=post_id,
+                    author_id=author_id,
+                    text=text,
+                    visibility=visibility,
+                    in_reply_to=in_reply_to,
+                    recipient_id=recipient_id,
+                    created_at=now,
+                    for_bot=to_bot and not from_bot,
+                )
+            )
+            if resolved:
+                conn.execute(
+                    mentions.insert(),
+                    [
+                        {
+                            "post_id": post_id,
+                            "position": i,
+                            "account_id": acc.id,
+                            "handle": acc.handle,
+                            "display_name": acc.display_name,
+                        }
+                        for i, acc in enumerate(resolved)
+                    ],
+                )
+            loaded = self._load(conn, posts.c.id == post_id, include_deleted=True)
+        return loaded[0]
+
+    def delete(self, author_id: str, post_id: str) -> SandboxPost:
+        """Delete one's own post: it disappears everywhere; the bot is told if it had it."""
+        with self.engine.begin() as conn:
+            row = (
+                conn.execute(
+                    select(posts.c.author_id, posts.c.deleted_at).where(posts.c.id == post_id)
+                ).first()
+                if is_sandbox_id(post_id)
+                else None
+            )
+            if row is None or row.deleted_at is not None:
+                raise EnvoiError(ErrorCode.POST_NOT_FOUND, post_id=post_id)
+            if row.author_id != author_id:
+                raise EnvoiError(ErrorCode.FORBIDDEN, post_id=post_id)
+            conn.execute(mentions.delete().where(mentions.c.post_id == post_id))
+            conn.execute(
+                update(posts)
+                .where(posts.c.id == post_id)
+                .values(text="", deleted_at=self._clock.now(), delivered_at=None)
+            )
+            return self._load(conn, posts.c.id == post_id, include_deleted=True)[0]
+
+    def get_post(self, post_id: str, viewer_id: str | None = None) -> SandboxPost | None:
+        """A live post as ``viewer_id`` may see it (direct messages: participants only)."""
+        if not is_sandbox_id(post_id):
+            return None
+        with self.engine.connect() as conn:
+            if not self._visible(conn, post_id, viewer_id):
+                return None
+            found = self._load(conn, posts.c.id == post_id)
+        return found[0] if found else None
+
+    def timeline(self, limit: int = 50) -> list[SandboxPost]:
+        """Public posts, newest first."""
+        with self.engine.connect() as conn:
+            return self._load(conn, posts.c.visibility == "public", limit=limit)
+
+    def inbox(self, account_id: str, limit: int = 50) -> list[SandboxPost]:
+        """Replies to the account's posts, direct messages to it, posts mentioning it."""
+        parent = posts.alias("parent")
+        mentioned = exists().where(
+            mentions.c.post_id == posts.c.id, mentions.c.account_id == account_id
+        )
+        reply_to_mine = exists().where(
+            parent.c.id == posts.c.in_reply_to, parent.c.author_id == account_id
+        )
+        where = and_(
+            posts.c.author_id != account_id,
+            or_(
+                posts.c.recipient_id == account_id,
+                and_(mentioned, posts.c.recipient_id.is_(None)),
+                and_(reply_to_mine, posts.c.visibility == "public"),
+            ),
+        )
+        with self.engine.connect() as conn:
+            return self._load(conn, where, limit=limit)
+
+    # --- Delivery to the bot --------------------------------------------------------
+
+    def undelivered_for_bot(
+        self, after_cursor: int | None = None, limit: int = 100
+    ) -> list[PendingDelivery]:
+        """What the bot has not received yet, oldest first, after ``after_cursor``.
+
+        Start each catch-up pass from None: on PostgreSQL a post with a lower cursor
+        can commit after a higher one, and marking, not the cursor, records progress.
+        """
+        where: ColumnElement[bool] = and_(posts.c.for_bot, posts.c.delivered_at.is_(None))
+        if after_cursor is not None:
+            where = and_(where, posts.c.seq > after_cursor)
+        with self.engine.connect() as conn:
+            found = self._load(conn, where, include_deleted=True, limit=limit, newest_first=False)
+        return [
+            PendingDelivery(p.cursor, p.id, None if p.deleted else p.to_inbound()) for p in found
+        ]
+
+    def deliver(self, post_id: str, inbound: InboundPort) -> bool:
+        """Deliver one post's pending state now (called right after it commits)."""
+        if not is_sandbox_id(post_id):
+            return False
+        with self.engine.connect() as conn:
+            found = self._load(
+                conn,
+                and_(posts.c.id == post_id, posts.c.for_bot, posts.c.delivered_at.is_(None)),
+                include_deleted=True,
+            )
+        if not found:
+            return False
+        post = found[0]
+        return self._deliver_one(
+            inbound,
+            PendingDelivery(post.cursor, post.id, None if post.deleted else post.to_inbound()),
+        )
+
+    def deliver_pending(self, inbound: InboundPort, *, batch: int = 100) -> int:
+        """Redeliver everything owed to the bot; returns how many were delivered.
+
+        A delivery that fails stays pending for the next pass and does not block the rest.
+        """
+        delivered, cursor = 0, None
+        while page := self.undelivered_for_bot(cursor, batch):
+            delivered += sum(self._deliver_one(inbound, item) for item in page)
+            cursor = page[-1].cursor
+        return delivered
+
+    def _deliver_one(self, inbound: InboundPort, item: PendingDelivery) -> bool:
+        try:
+            if item.post is None:
+                inbound.receive_deletion(NETWORK, item.post_id)
+            else:
+                inbound.receive_post(item.post)
+        except Exception:
+            logger.exception("sandbox delivery of %s failed; it stays pending", item.post_id)
+            return False
+        # Only mark the state that was delivered: a deletion that landed meanwhile stays owed.
+        state = posts.c.deleted_at.is_not(None) if item.deletion else posts.c.deleted_at.is_(None)
+        with self.engine.begin() as conn:
+            conn.execute(
+                update(posts)
+                .where(posts.c.id == item.post_id, posts.c.delivered_at.is_(None), state)
+                .values(delivered_at=self._clock.now())
+            )
+        return True
+
+    # --- Helpers --------------------------------------------------------------------
+
+    def _is_bot(self, conn: Connection, account_id: str) -> bool:
+        key = conn.execute(select(accounts.c.handle_key).where(accounts.c.id == account_id))
+        return key.scalar() == self._bot_key
+
+    def _resolve_recipient(
+        self, conn: Connection, to: str | None, to_user_id: str | None
+    ) -> str | None:
+        if to_user_id is not None:
+            exists_ = (
+                is_sandbox_id(to_user_id)
+                and conn.execute(select(accounts.c.id).where(accounts.c.id == to_user_id)).first()
+            )
+            if not exists_:
+                raise EnvoiError(ErrorCode.NOT_FOUND, user_id=to_user_id)
+            return to_user_id
+        if to is None:
+            return None
+        handle = txt.check_handle(to)
+        found = self._account_id_by_key(conn, txt.handle_key(handle))
+        if found is None:
+            raise EnvoiError(ErrorCode.NOT_FOUND, handle=handle)
+        return found
+
+    @staticmethod
+    def _accounts_by_keys(conn: Connection, keys: Sequence[str]) -> dict[str, SandboxAccount]:
+        if not keys:
+            return {}
+        rows = conn.execute(select(*_ACCOUNT_COLS).where(accounts.c.handle_key.in_(keys)))
+        return {txt.handle_key(row.handle): _account(row) for row in rows}
+
+    @staticmethod
+    def _visible(conn: Connection, post_id: str, viewer_id: str | None) -> bool:
+        """Is this live post public, or a direct message ``viewer_id`` takes part in?"""
+        if not is_sandbox_id(post_id):
+            return False
+        participant: ColumnElement[bool] = posts.c.visibility == "public"
+        if viewer_id is not None:
+            participant = or_(
+                participant,
+                posts.c.author_id == viewer_id,
+                posts.c.recipient_id == viewer_id,
+                and_(
+                    posts.c.recipient_id.is_(None),
+                    exists().where(
+                        mentions.c.post_id == post_id, mentions.c.account_id == viewer_id
+                    ),
+                ),
+            )
+        query = select(posts.c.seq).where(
+            posts.c.id == post_id, posts.c.deleted_at.is_(None), participant
+        )
+        return conn.execute(query).first() is not None
+
+    @staticmethod
+    def _load(
+        conn: Connection,
+        where: ColumnElement[bool],
+        *,
+        include_deleted: bool = False,
+        limit: int | None = None,
+        newest_first: bool = True,
+    ) -> list[SandboxPost]:
+        author, recipient = accounts.alias("author"), accounts.alias("recipient")
+        query = (
+            select(
+                posts,
+                author.c.handle.label("author_handle"),
+                author.c.display_name.label("author_name"),
+                author.c.created_at.label("author_since"),
+                recipient.c.handle.label("recipient_handle"),
+                recipient.c.display_name.label("recipient_name"),
+                recipient.c.created_at.label("recipient_since"),
+            )
+            .join(author, author.c.id == posts.c.author_id)
+            .outerjoin(recipient, recipient.c.id == posts.c.recipient_id)
+            .where(where)
+            .order_by(posts.c.seq.desc() if newest_first else posts.c.seq)
+        )
+        if not include_deleted:
+            query = query.where(posts.c.deleted_at.is_(None))
+        if limit is not None:
+            query = query.limit(limit)
+        rows = conn.execute(query).all()
+        if not rows:
+            return []
+        by_post: dict[str, list[NetworkUser]] = {}
+        mention_rows = conn.execute(
+            select(mentions)
+            .where(mentions.c.post_id.in_([r.id for r in rows]))
+            .order_by(mentions.c.post_id, mentions.c.position)
+        )
+        for m in mention_rows:
+            by_post.setdefault(m.post_id, []).append(
+                NetworkUser(NETWORK, m.account_id, m.handle, m.display_name)
+            )
+        return [
+            SandboxPost(
+                cursor=r.seq,
+                id=r.id,
+                author=SandboxAccount(
+                    r.author_id, r.author_handle, r.author_name, _aware(r.author_since)
+                ),
+                text=r.text,
+                visibility=r.visibility,
+                in_reply_to=r.in_reply_to,
+                recipient=SandboxAccount(
+                    r.recipient_id, r.recipient_handle, r.recipient_name, _aware(r.recipient_since)
+                )
+                if r.recipient_id
+                else None,
+                mentions=tuple(by_post.get(r.id, ())),
+                created_at=_aware(r.created_at),
+                deleted=r.deleted_at is not None,
+            )
+            for r in rows
+        ]

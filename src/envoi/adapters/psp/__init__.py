@@ -1,0 +1,1 @@
+"""Card processors (payment service providers) implementing ``CardProcessor``."""
