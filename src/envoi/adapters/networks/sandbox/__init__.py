@@ -2,13 +2,13 @@
 so the demo and the tests run with no outside credentials."""
 
 from envoi.adapters.networks.sandbox.gateway import SandboxGateway
-from envoi.adapters.networks.sandbox.store import (
+from envoi.adapters.networks.sandbox.model import (
     NewAccount,
     PendingDelivery,
     SandboxAccount,
-    SandboxNetwork,
     SandboxPost,
 )
+from envoi.adapters.networks.sandbox.store import SandboxNetwork
 
 __all__ = [
     "NewAccount",

@@ -10,41 +10,45 @@ from __future__ import annotations
 
 import hashlib
 import logging
-import re
 import secrets
-from collections.abc import Sequence
-from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any, Literal
 
-from sqlalchemy import (
-    ColumnElement,
-    Connection,
-    Engine,
-    and_,
-    exists,
-    or_,
-    select,
-    update,
-)
+from sqlalchemy import ColumnElement, Connection, Engine, and_, exists, or_, select, update
 from sqlalchemy.exc import IntegrityError
 
 from envoi.adapters.networks.sandbox import text as txt
-from envoi.adapters.networks.sandbox.tables import (
-    sandbox_accounts as accounts,
+from envoi.adapters.networks.sandbox.model import (
+    ACCOUNT_COLUMNS,
+    NETWORK,
+    NewAccount,
+    PendingDelivery,
+    SandboxAccount,
+    SandboxPost,
+    Visibility,
+    account_from_row,
+    is_sandbox_id,
 )
-from envoi.adapters.networks.sandbox.tables import (
-    sandbox_post_mentions as mentions,
+from envoi.adapters.networks.sandbox.queries import (
+    accounts_by_keys,
+    addressed_by_mention,
+    load_posts,
+    visible,
 )
-from envoi.adapters.networks.sandbox.tables import (
-    sandbox_posts as posts,
-)
+from envoi.adapters.networks.sandbox.tables import sandbox_accounts as accounts
+from envoi.adapters.networks.sandbox.tables import sandbox_post_mentions as mentions
+from envoi.adapters.networks.sandbox.tables import sandbox_posts as posts
 from envoi.domain.errors import EnvoiError, ErrorCode
-from envoi.services.ports import Clock, InboundPort, InboundPost, NetworkUser
+from envoi.services.ports import Clock, InboundPort
 
-NETWORK = "sandbox"
-Visibility = Literal["public", "direct"]
-_ID = re.compile(r"sb[xp]_[0-9a-f]{16}")
+__all__ = [
+    "NETWORK",
+    "NewAccount",
+    "PendingDelivery",
+    "SandboxAccount",
+    "SandboxNetwork",
+    "SandboxPost",
+]
+
 _TOKEN_MAX = 200
 logger = logging.getLogger(__name__)
 
@@ -54,85 +58,12 @@ class _UtcClock:
         return datetime.now(UTC)
 
 
-def _aware(value: datetime) -> datetime:
-    # SQLite hands back naive datetimes; everything envoi stores is UTC.
-    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
-
-
 def _new_id(prefix: str) -> str:
     return f"{prefix}_{secrets.token_hex(8)}"
 
 
 def _hash_token(token: str) -> str:
     return hashlib.sha256(token.encode("utf-8")).hexdigest()
-
-
-def is_sandbox_id(value: str) -> bool:
-    """Outside input is checked before it reaches a query (no NUL or oversized strings)."""
-    return _ID.fullmatch(value) is not None
-
-
-@dataclass(frozen=True, slots=True)
-class SandboxAccount:
-    id: str
-    handle: str
-    display_name: str
-    created_at: datetime
-
-    def as_network_user(self) -> NetworkUser:
-        return NetworkUser(NETWORK, self.id, self.handle, self.display_name)
-
-
-@dataclass(frozen=True, slots=True)
-class NewAccount:
-    account: SandboxAccount
-    token: str  # shown once; only its SHA-256 is stored
-
-
-@dataclass(frozen=True, slots=True)
-class SandboxPost:
-    cursor: int
-    id: str
-    author: SandboxAccount
-    text: str
-    visibility: Visibility
-    in_reply_to: str | None
-    recipient: SandboxAccount | None  # the explicit ``to`` of a direct message
-    mentions: tuple[NetworkUser, ...]  # resolved at posting time
-    created_at: datetime
-    deleted: bool
-
-    def to_inbound(self) -> InboundPost:
-        return InboundPost(
-            network=NETWORK,
-            post_id=self.id,
-            author=self.author.as_network_user(),
-            text=self.text,
-            direct=self.visibility == "direct",
-            created_at=self.created_at,
-            in_reply_to=self.in_reply_to,
-            mentions=self.mentions,
-        )
-
-
-@dataclass(frozen=True, slots=True)
-class PendingDelivery:
-    """What the bot is owed for one post: the post itself, or (once deleted) its deletion."""
-
-    cursor: int
-    post_id: str
-    post: InboundPost | None  # None: deliver the deletion
-
-    @property
-    def deletion(self) -> bool:
-        return self.post is None
-
-
-def _account(row: Any) -> SandboxAccount:  # a Row of _ACCOUNT_COLS
-    return SandboxAccount(row.id, row.handle, row.display_name, _aware(row.created_at))
-
-
-_ACCOUNT_COLS = (accounts.c.id, accounts.c.handle, accounts.c.display_name, accounts.c.created_at)
 
 
 class SandboxNetwork:
@@ -192,9 +123,9 @@ class SandboxNetwork:
             return None
         with self.engine.connect() as conn:
             row = conn.execute(
-                select(*_ACCOUNT_COLS).where(accounts.c.token_hash == _hash_token(token))
+                select(*ACCOUNT_COLUMNS).where(accounts.c.token_hash == _hash_token(token))
             ).first()
-        return _account(row) if row else None
+        return account_from_row(row) if row else None
 
     def rename(self, account_id: str, new_handle: str) -> SandboxAccount:
         """Change the handle; the id stays, and the old handle is free for anyone."""
@@ -212,13 +143,13 @@ class SandboxNetwork:
                     .values(handle=handle, handle_key=key)
                 )
                 row = conn.execute(
-                    select(*_ACCOUNT_COLS).where(accounts.c.id == account_id)
+                    select(*ACCOUNT_COLUMNS).where(accounts.c.id == account_id)
                 ).first()
         except IntegrityError:  # lost a race for the same handle
             raise EnvoiError(ErrorCode.HANDLE_TAKEN, handle=handle) from None
         if row is None:
             raise EnvoiError(ErrorCode.NOT_FOUND, account_id=account_id)
-        return _account(row)
+        return account_from_row(row)
 
     def get_by_handle(self, handle: str) -> SandboxAccount | None:
         handle = handle.removeprefix("@")
@@ -226,16 +157,16 @@ class SandboxNetwork:
             return None
         with self.engine.connect() as conn:
             row = conn.execute(
-                select(*_ACCOUNT_COLS).where(accounts.c.handle_key == txt.handle_key(handle))
+                select(*ACCOUNT_COLUMNS).where(accounts.c.handle_key == txt.handle_key(handle))
             ).first()
-        return _account(row) if row else None
+        return account_from_row(row) if row else None
 
     def get_by_id(self, account_id: str) -> SandboxAccount | None:
         if not is_sandbox_id(account_id):
             return None
         with self.engine.connect() as conn:
-            row = conn.execute(select(*_ACCOUNT_COLS).where(accounts.c.id == account_id)).first()
-        return _account(row) if row else None
+            row = conn.execute(select(*ACCOUNT_COLUMNS).where(accounts.c.id == account_id)).first()
+        return account_from_row(row) if row else None
 
     def _check_not_reserved(self, handle: str) -> None:
         # Nobody may pose as the bot, even before its account exists; "me" is the API's
@@ -273,14 +204,16 @@ class SandboxNetwork:
             raise EnvoiError(ErrorCode.VALIDATION_ERROR, field="to", reason="direct_only")
         post_id, now = _new_id("sbp"), self._clock.now()
         with self.engine.begin() as conn:
-            author = conn.execute(select(*_ACCOUNT_COLS).where(accounts.c.id == author_id)).first()
+            author = conn.execute(
+                select(*ACCOUNT_COLUMNS).where(accounts.c.id == author_id)
+            ).first()
             if author is None:
                 raise EnvoiError(ErrorCode.NOT_FOUND, account_id=author_id)
             recipient_id = self._resolve_recipient(conn, to, to_user_id)
-            if in_reply_to is not None and not self._visible(conn, in_reply_to, author_id):
+            if in_reply_to is not None and not visible(conn, in_reply_to, author_id):
                 raise EnvoiError(ErrorCode.POST_NOT_FOUND, post_id=in_reply_to)
             handles = txt.extract_mentions(text)
-            found = self._accounts_by_keys(conn, [txt.handle_key(h) for h in handles])
+            found = accounts_by_keys(conn, [txt.handle_key(h) for h in handles])
             resolved = [found[txt.handle_key(h)] for h in handles if txt.handle_key(h) in found]
             if visibility == "direct" and recipient_id is None and not resolved:
                 raise EnvoiError(ErrorCode.VALIDATION_ERROR, field="to", reason="no_recipient")
@@ -315,7 +248,7 @@ class SandboxNetwork:
                         for i, acc in enumerate(resolved)
                     ],
                 )
-            loaded = self._load(conn, posts.c.id == post_id, include_deleted=True)
+            loaded = load_posts(conn, posts.c.id == post_id, include_deleted=True)
         return loaded[0]
 
     def delete(self, author_id: str, post_id: str) -> SandboxPost:
@@ -338,29 +271,26 @@ class SandboxNetwork:
                 .where(posts.c.id == post_id)
                 .values(text="", deleted_at=self._clock.now(), delivered_at=None)
             )
-            return self._load(conn, posts.c.id == post_id, include_deleted=True)[0]
+            return load_posts(conn, posts.c.id == post_id, include_deleted=True)[0]
 
     def get_post(self, post_id: str, viewer_id: str | None = None) -> SandboxPost | None:
         """A live post as ``viewer_id`` may see it (direct messages: participants only)."""
         if not is_sandbox_id(post_id):
             return None
         with self.engine.connect() as conn:
-            if not self._visible(conn, post_id, viewer_id):
+            if not visible(conn, post_id, viewer_id):
                 return None
-            found = self._load(conn, posts.c.id == post_id)
+            found = load_posts(conn, posts.c.id == post_id)
         return found[0] if found else None
 
     def timeline(self, limit: int = 50) -> list[SandboxPost]:
         """Public posts, newest first."""
         with self.engine.connect() as conn:
-            return self._load(conn, posts.c.visibility == "public", limit=limit)
+            return load_posts(conn, posts.c.visibility == "public", limit=limit)
 
     def inbox(self, account_id: str, limit: int = 50) -> list[SandboxPost]:
         """Replies to the account's posts, direct messages to it, posts mentioning it."""
         parent = posts.alias("parent")
-        mentioned = exists().where(
-            mentions.c.post_id == posts.c.id, mentions.c.account_id == account_id
-        )
         reply_to_mine = exists().where(
             parent.c.id == posts.c.in_reply_to, parent.c.author_id == account_id
         )
@@ -368,12 +298,12 @@ class SandboxNetwork:
             posts.c.author_id != account_id,
             or_(
                 posts.c.recipient_id == account_id,
-                and_(mentioned, posts.c.recipient_id.is_(None)),
+                addressed_by_mention(account_id),
                 and_(reply_to_mine, posts.c.visibility == "public"),
             ),
         )
         with self.engine.connect() as conn:
-            return self._load(conn, where, limit=limit)
+            return load_posts(conn, where, limit=limit)
 
     # --- Delivery to the bot --------------------------------------------------------
 
@@ -389,28 +319,22 @@ class SandboxNetwork:
         if after_cursor is not None:
             where = and_(where, posts.c.seq > after_cursor)
         with self.engine.connect() as conn:
-            found = self._load(conn, where, include_deleted=True, limit=limit, newest_first=False)
-        return [
-            PendingDelivery(p.cursor, p.id, None if p.deleted else p.to_inbound()) for p in found
-        ]
+            found = load_posts(conn, where, include_deleted=True, limit=limit, newest_first=False)
+        return [PendingDelivery.of(p) for p in found]
 
     def deliver(self, post_id: str, inbound: InboundPort) -> bool:
         """Deliver one post's pending state now (called right after it commits)."""
         if not is_sandbox_id(post_id):
             return False
         with self.engine.connect() as conn:
-            found = self._load(
+            found = load_posts(
                 conn,
                 and_(posts.c.id == post_id, posts.c.for_bot, posts.c.delivered_at.is_(None)),
                 include_deleted=True,
             )
         if not found:
             return False
-        post = found[0]
-        return self._deliver_one(
-            inbound,
-            PendingDelivery(post.cursor, post.id, None if post.deleted else post.to_inbound()),
-        )
+        return self._deliver_one(inbound, PendingDelivery.of(found[0]))
 
     def deliver_pending(self, inbound: InboundPort, *, batch: int = 100) -> int:
         """Redeliver everything owed to the bot; returns how many were delivered.
@@ -466,97 +390,3 @@ class SandboxNetwork:
         if found is None:
             raise EnvoiError(ErrorCode.NOT_FOUND, handle=handle)
         return found
-
-    @staticmethod
-    def _accounts_by_keys(conn: Connection, keys: Sequence[str]) -> dict[str, SandboxAccount]:
-        if not keys:
-            return {}
-        rows = conn.execute(select(*_ACCOUNT_COLS).where(accounts.c.handle_key.in_(keys)))
-        return {txt.handle_key(row.handle): _account(row) for row in rows}
-
-    @staticmethod
-    def _visible(conn: Connection, post_id: str, viewer_id: str | None) -> bool:
-        """Is this live post public, or a direct message ``viewer_id`` takes part in?"""
-        if not is_sandbox_id(post_id):
-            return False
-        participant: ColumnElement[bool] = posts.c.visibility == "public"
-        if viewer_id is not None:
-            participant = or_(
-                participant,
-                posts.c.author_id == viewer_id,
-                posts.c.recipient_id == viewer_id,
-                and_(
-                    posts.c.recipient_id.is_(None),
-                    exists().where(
-                        mentions.c.post_id == post_id, mentions.c.account_id == viewer_id
-                    ),
-                ),
-            )
-        query = select(posts.c.seq).where(
-            posts.c.id == post_id, posts.c.deleted_at.is_(None), participant
-        )
-        return conn.execute(query).first() is not None
-
-    @staticmethod
-    def _load(
-        conn: Connection,
-        where: ColumnElement[bool],
-        *,
-        include_deleted: bool = False,
-        limit: int | None = None,
-        newest_first: bool = True,
-    ) -> list[SandboxPost]:
-        author, recipient = accounts.alias("author"), accounts.alias("recipient")
-        query = (
-            select(
-                posts,
-                author.c.handle.label("author_handle"),
-                author.c.display_name.label("author_name"),
-                author.c.created_at.label("author_since"),
-                recipient.c.handle.label("recipient_handle"),
-                recipient.c.display_name.label("recipient_name"),
-                recipient.c.created_at.label("recipient_since"),
-            )
-            .join(author, author.c.id == posts.c.author_id)
-            .outerjoin(recipient, recipient.c.id == posts.c.recipient_id)
-            .where(where)
-            .order_by(posts.c.seq.desc() if newest_first else posts.c.seq)
-        )
-        if not include_deleted:
-            query = query.where(posts.c.deleted_at.is_(None))
-        if limit is not None:
-            query = query.limit(limit)
-        rows = conn.execute(query).all()
-        if not rows:
-            return []
-        by_post: dict[str, list[NetworkUser]] = {}
-        mention_rows = conn.execute(
-            select(mentions)
-            .where(mentions.c.post_id.in_([r.id for r in rows]))
-            .order_by(mentions.c.post_id, mentions.c.position)
-        )
-        for m in mention_rows:
-            by_post.setdefault(m.post_id, []).append(
-                NetworkUser(NETWORK, m.account_id, m.handle, m.display_name)
-            )
-        return [
-            SandboxPost(
-                cursor=r.seq,
-                id=r.id,
-                author=SandboxAccount(
-                    r.author_id, r.author_handle, r.author_name, _aware(r.author_since)
-                ),
-                text=r.text,
-                visibility=r.visibility,
-                in_reply_to=r.in_reply_to,
-                recipient=SandboxAccount(
-                    r.recipient_id, r.recipient_handle, r.recipient_name, _aware(r.recipient_since)
-                )
-                if r.recipient_id
-                else None,
-                mentions=tuple(by_post.get(r.id, ())),
-                created_at=_aware(r.created_at),
-                deleted=r.deleted_at is not None,
-            )
-            for r in rows
-        ]
