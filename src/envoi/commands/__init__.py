@@ -1,0 +1,20 @@
+"""Post text -> command: pure functions, no I/O. Imports only stdlib, money and domain."""
+
+from envoi.commands.extract import extract_hashtags, extract_mentions
+from envoi.commands.parser import (
+    COMMAND_HASHTAGS,
+    DEFAULT_CEILING,
+    Kind,
+    ParseResult,
+    parse,
+)
+
+__all__ = [
+    "COMMAND_HASHTAGS",
+    "DEFAULT_CEILING",
+    "Kind",
+    "ParseResult",
+    "extract_hashtags",
+    "extract_mentions",
+    "parse",
+]

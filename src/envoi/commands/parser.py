@@ -1,0 +1,243 @@
+"""Post text -> what it asks for: a payment command, an invalid one (and why), or nothing.
+
+Safety first: when in doubt, never pay. Every refusal carries a stable ``ErrorCode`` and
+the index in the text it points at; replies are written elsewhere from that code.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import Literal
+
+from envoi.commands.amount import choose_amount, find_amounts
+from envoi.commands.charsets import first_hidden, is_confusable, strip_hidden
+from envoi.commands.extract import (
+    MAX_HANDLE,
+    AtToken,
+    HashToken,
+    overlaps,
+    quote_spans,
+    scan_at_tokens,
+    scan_hashtags,
+    url_spans,
+)
+from envoi.domain.errors import ErrorCode
+from envoi.money import Money
+
+__all__ = ["COMMAND_HASHTAGS", "DEFAULT_CEILING", "Kind", "ParseResult", "parse"]
+
+Kind = Literal["send", "donate", "request", "pot", "invalid", "not_a_command"]
+PaymentKind = Literal["send", "donate", "request", "pot"]
+
+DEFAULT_CEILING = Money(100_000_00, "EUR")
+
+COMMAND_HASHTAGS: dict[str, PaymentKind] = {
+    "envoyer": "send",
+    "send": "send",
+    "pay": "send",
+    "don": "donate",
+    "donner": "donate",
+    "donate": "donate",
+    "demander": "request",
+    "request": "request",
+    "cagnotte": "pot",
+    "pot": "pot",
+}
+
+# A repost: "RT @x: …" or "MT …" at the start, or an "RT @x" quoted further on.
+_REPOST = re.compile(r"^\s*(?:rt|mt)(?![A-Za-z0-9_])|(?<!\w)(?:rt|mt)\s*:?\s*[@＠]\w", re.I)
+_HANDLE = re.compile(rf"[A-Za-z0-9_]{{1,{MAX_HANDLE}}}")
+
+
+@dataclass(frozen=True, slots=True)
+class ParseResult:
+    """What a post asks for. ``error`` and ``position`` are set only for ``invalid``."""
+
+    kind: Kind
+    amount: Money | None = None
+    payee: str | None = None  # lowercased handle, no at sign
+    pot: str | None = None  # the pot's hashtag as written, no hash sign
+    error: ErrorCode | None = None
+    position: int | None = None
+
+    @property
+    def is_payment(self) -> bool:
+        return self.kind in ("send", "donate", "request", "pot")
+
+
+NOT_A_COMMAND = ParseResult("not_a_command")
+
+
+def _invalid(code: ErrorCode, position: int | None) -> ParseResult:
+    return ParseResult("invalid", error=code, position=position)
+
+
+@dataclass(frozen=True, slots=True)
+class _Frame:
+    """A post that is a command: the pieces found outside quotations and URLs."""
+
+    at_tokens: list[AtToken]
+    hashtags: list[HashToken]
+    commands: list[HashToken]
+    bot_mentions: list[AtToken]
+    blocked: list[tuple[int, int]]
+
+
+def _key(handle: str) -> str:
+    return handle.strip().removeprefix("@").lower()
+
+
+def _frame(text: str, bot: str, direct: bool) -> _Frame | None:
+    """The command's pieces, or None when the post is not a command at all."""
+    if _REPOST.search(text):
+        return None
+    blocked = quote_spans(text) + url_spans(text)
+    at_tokens = [t for t in scan_at_tokens(text) if not overlaps(t.start, t.end, blocked)]
+    hashtags = [h for h in scan_hashtags(text) if not overlaps(h.start, h.end, blocked)]
+    # Ours only in plain ASCII: "#ｅnvoyer" or "#еnvoyer" (Cyrillic е) is someone else's.
+    commands = [
+        h
+        for h in hashtags
+        if h.sigil == "#" and h.tag.isascii() and h.tag.lower() in COMMAND_HASHTAGS
+    ]
+    bots = [t for t in at_tokens if t.proper and t.run.lower() == bot]
+    if not commands or not (bots or direct):
+        return None
+    return _Frame(at_tokens, hashtags, commands, bots, blocked)
+
+
+def _reply_context(text: str, tokens: list[AtToken]) -> set[int]:
+    """Indices of the mentions opening the post (``@alice @bob …``): who is replied to."""
+    by_start = {token.start: index for index, token in enumerate(tokens)}
+    run: set[int] = set()
+    position = len(text) - len(text.lstrip())
+    while position in by_start:
+        index = by_start[position]
+        run.add(index)
+        end = tokens[index].end
+        position = end + len(text[end:]) - len(text[end:].lstrip())
+    return run
+
+
+def _payee(
+    text: str, frame: _Frame, *, bot: str, author: str, direct: bool
+) -> tuple[str | None, ErrorCode | None, int | None]:
+    """The one person named, once reply context and the bot's own mention are set aside."""
+    skip = set() if direct else _reply_context(text, frame.at_tokens)
+    first_command = frame.commands[0].start
+    addressing = [t for t in frame.bot_mentions if t.start < first_command]
+    if not addressing and not direct:
+        addressing = frame.bot_mentions[:1]
+    candidates = [
+        token
+        for index, token in enumerate(frame.at_tokens)
+        if index not in skip and not any(token is bot_token for bot_token in addressing)
+    ]
+    for token in candidates:
+        if token.lookalike:
+            return None, ErrorCode.LOOKALIKE_CHARACTERS, token.start
+    people: dict[str, int] = {}
+    bot_named: int | None = None
+    for token in candidates:
+        if not token.proper:
+            continue  # too long to be a handle, an e-mail-like "@a@b", a list "@a/b"
+        key = token.run.lower()
+        if key == bot:
+            bot_named = token.start if bot_named is None else bot_named
+        else:
+            people.setdefault(key, token.start)
+    if len(people) > 1:
+        return None, ErrorCode.MULTIPLE_PAYEES, list(people.values())[1]
+    if not people:
+        if bot_named is not None:
+            return None, ErrorCode.PAYEE_IS_BOT, bot_named
+        return None, ErrorCode.MISSING_PAYEE, None
+    ((payee, position),) = people.items()
+    if payee == author:
+        return None, ErrorCode.SELF_PAYMENT, position
+    return payee, None, None
+
+
+def _pot(frame: _Frame) -> tuple[str | None, ErrorCode | None, int | None]:
+    """The one other hashtag of a pot command names the pot."""
+    command = frame.commands[0]
+    names: dict[str, HashToken] = {}
+    for tag in frame.hashtags:
+        if tag is command:
+            continue
+        if tag.sigil != "#" or any(is_confusable(char) for char in tag.tag):
+            return None, ErrorCode.LOOKALIKE_CHARACTERS, tag.start
+        names.setdefault(tag.tag.lower(), tag)
+    if not names:
+        return None, ErrorCode.MISSING_POT, None
+    if len(names) > 1:
+        return None, ErrorCode.MULTIPLE_POTS, list(names.values())[1].start
+    (tag,) = names.values()
+    return tag.tag, None, None
+
+
+def _judge(
+    text: str, frame: _Frame, *, bot: str, author: str, direct: bool, ceiling: Money
+) -> ParseResult:
+    """A command's verdict: the payment it asks for, or the first reason it cannot be."""
+    if len(frame.commands) > 1:
+        return _invalid(ErrorCode.MULTIPLE_COMMANDS, frame.commands[1].start)
+    kind = COMMAND_HASHTAGS[frame.commands[0].tag.lower()]
+    payee: str | None = None
+    pot: str | None = None
+    if kind == "pot":
+        pot, target_error, target_at = _pot(frame)
+    else:
+        payee, target_error, target_at = _payee(text, frame, bot=bot, author=author, direct=direct)
+    # Digits inside handles, hashtags, URLs and quotations are not amounts.
+    blocked = frame.blocked + [(t.start, t.end) for t in frame.at_tokens]
+    blocked += [(h.start, h.end) for h in frame.hashtags]
+    amount, amount_error, amount_at = choose_amount(find_amounts(text, blocked, ceiling))
+    # Forged characters first: they are the attack, anything else a consequence.
+    refusals = (
+        (target_error is ErrorCode.LOOKALIKE_CHARACTERS, target_error, target_at),
+        (amount_error is ErrorCode.LOOKALIKE_CHARACTERS, amount_error, amount_at),
+        (target_error is not None, target_error, target_at),
+        (amount_error is not None, amount_error, amount_at),
+    )
+    for refused, code, position in refusals:
+        if refused and code is not None:
+            return _invalid(code, position)
+    if amount is None:  # unreachable: choose_amount gives an amount or an error
+        return _invalid(ErrorCode.MISSING_AMOUNT, None)
+    return ParseResult(kind, amount=amount, payee=payee, pot=pot)
+
+
+def parse(
+    text: str,
+    *,
+    author: str,
+    bot: str = "SmoneyFR",
+    direct: bool = False,
+    ceiling: Money = DEFAULT_CEILING,
+) -> ParseResult:
+    """Read a post (or a direct message to the bot, ``direct=True``) by ``author``.
+
+    ``bot`` is the bot's handle (any case, with or without the at sign); ``ceiling`` is
+    the sanity ceiling above which an amount is refused (limits are checked later).
+    Raises ``ValueError`` only for a malformed ``bot`` or a non-euro ``ceiling``.
+    """
+    bot_key = _key(bot)
+    if not _HANDLE.fullmatch(bot_key):
+        raise ValueError(f"not a handle: {bot!r}")
+    if ceiling.currency != "EUR":
+        raise ValueError("the command language reads euros only")
+    author_key = _key(author)
+    if author_key == bot_key:
+        return NOT_A_COMMAND  # our own replies quote commands
+    hidden = first_hidden(text)
+    if hidden is not None:
+        # Refuse anything that is, or becomes once cleaned, a command.
+        if _frame(text, bot_key, direct) or _frame(strip_hidden(text), bot_key, direct):
+            return _invalid(ErrorCode.HIDDEN_CHARACTERS, hidden)
+        return NOT_A_COMMAND
+    frame = _frame(text, bot_key, direct)
+    if frame is None:
+        return NOT_A_COMMAND
+    return _judge(text, frame, bot=bot_key, author=author_key, direct=direct, ceiling=ceiling)
