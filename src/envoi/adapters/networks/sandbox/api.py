@@ -62,7 +62,12 @@ class _SandboxRoute(APIRoute):
                     422, ErrorCode.VALIDATION_ERROR, "The request is not valid.", fields=fields
                 )
             except EnvoiError as exc:
-                params = {k: v for k, v in exc.params.items() if isinstance(v, str | int)}
+                # Echo what was refused, bounded: a parameter may be whatever a client sent.
+                params = {
+                    k: v[:100] if isinstance(v, str) else v
+                    for k, v in exc.params.items()
+                    if isinstance(v, str | int)
+                }
                 return _error(
                     _STATUS.get(exc.code, 400),
                     exc.code,
