@@ -256,25 +256,6 @@ def upgrade() -> None:
     op.create_index(
         "ix_payment_intents_state_expires", "payment_intents", ["state", "expires_at"], unique=False
     )
-    op.drop_index("ix_payment_intents_state_expires", table_name="payment_intents")
-    op.drop_index("ix_payment_intents_payer_state", table_name="payment_intents")
-    op.drop_index("ix_payment_intents_payee_member", table_name="payment_intents")
-    op.drop_index("ix_payment_intents_claim", table_name="payment_intents")
-    op.drop_table("payment_intents")
-    op.drop_index(op.f("ix_topups_member_id"), table_name="topups")
-    op.drop_table("topups")
-    op.drop_table("pots")
-    op.drop_index("ix_notifications_member_created", table_name="notifications")
-    op.drop_table("notifications")
-    op.drop_index(op.f("ix_identities_member_id"), table_name="identities")
-    op.drop_table("identities")
-    op.drop_index(op.f("ix_api_tokens_member_id"), table_name="api_tokens")
-    op.drop_table("api_tokens")
-    op.drop_index("ix_outbox_due", table_name="outbox")
-    op.drop_table("outbox")
-    op.drop_table("members")
-    op.drop_index("ix_inbound_posts_author", table_name="inbound_posts")
-    op.drop_table("inbound_posts")
 
 
 def downgrade() -> None:
