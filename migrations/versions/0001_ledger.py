@@ -47,8 +47,8 @@ def upgrade() -> None:
         sa.Column("credits_pending", sa.BigInteger(), server_default="0", nullable=False),
         sa.Column("credits_posted", sa.BigInteger(), server_default="0", nullable=False),
         sa.CheckConstraint(
-            "debits_pending >= 0 AND debits_posted >= 0 AND credits_pending >= 0"
-            " AND credits_posted >= 0",
+            "(flags & 4) <> 0 OR (debits_pending >= 0 AND debits_posted >= 0"
+            " AND credits_pending >= 0 AND credits_posted >= 0)",
             name=op.f("ck_ledger_balances_non_negative"),
         ),
         sa.CheckConstraint(
