@@ -49,6 +49,9 @@ T = TypeVar("T")
 DEFAULT_SHARDS = 16
 _CHECKS = AccountFlags.DEBITS_MUST_NOT_EXCEED_CREDITS | AccountFlags.CREDITS_MUST_NOT_EXCEED_DEBITS
 _ALL_ACCOUNT_FLAGS = _CHECKS | AccountFlags.SHARDED
+# Flag values to enum members without the enum's per-call cost.
+_ACCOUNT_FLAGS = {v: AccountFlags(v) for v in range(int(_ALL_ACCOUNT_FLAGS) + 1)}
+_TRANSFER_FLAGS = {v: TransferFlags(v) for v in range(int(max(TransferFlags)) * 2)}
 _BALANCE_FIELDS = ("debits_pending", "debits_posted", "credits_pending", "credits_posted")
 # Raw SQL for the hot path (one statement per step, arrays on PostgreSQL, executemany
 # on SQLite). Only constants are interpolated.
@@ -267,7 +270,7 @@ class SqlLedger:
         balances: dict[str, Balance] = {}
         shard_of: dict[str, int] = {}
         for r in rows:
-            accounts[r[0]] = Account(r[0], r[1], r[2], AccountFlags(r[3]))
+            accounts[r[0]] = Account(r[0], r[1], r[2], _ACCOUNT_FLAGS[r[3]])
             shard_of[r[0]] = r[4]
             balances[r[0]] = Balance(r[5], r[6], r[7], r[8])
         return accounts, balances, shard_of
@@ -327,7 +330,18 @@ class SqlLedger:
 def _stored(r: Any) -> StoredTransfer:
     expires_at = _aware(r[10]) if r[10] is not None else None
     return StoredTransfer(
-        r[0], r[1], r[2], r[3], r[4], r[5], TransferFlags(r[6]), r[7], r[8], r[9], expires_at, r[11]
+        r[0],
+        r[1],
+        r[2],
+        r[3],
+        r[4],
+        r[5],
+        _TRANSFER_FLAGS[r[6]],
+        r[7],
+        r[8],
+        r[9],
+        expires_at,
+        r[11],
     )
 
 
