@@ -1,4 +1,4 @@
-"""Alembic environment: the URL comes from the caller (``envoi db upgrade``) or ENVOI_DATABASE_URL."""
+"""Alembic environment: the URL comes from the caller (``envoi db upgrade``) or settings."""
 
 from __future__ import annotations
 

@@ -4,35 +4,18 @@
 from __future__ import annotations
 
 import os
-import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from sqlalchemy import Engine, create_engine, text
-from sqlalchemy.engine import make_url
+from sqlalchemy import Engine
 
 from envoi.adapters.db.engine import make_engine
 from envoi.adapters.db.migrate import upgrade
 from envoi.adapters.db.schema import metadata
+from tests.databases import create_pg_database, drop_pg_database
 
 PG_URL = os.environ.get("ENVOI_TEST_DATABASE_URL")
-
-
-def _create_pg_database(base_url: str) -> tuple[str, str]:
-    name = f"envoi_test_{uuid.uuid4().hex[:12]}"
-    admin = create_engine(base_url, isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(text(f'CREATE DATABASE "{name}"'))
-    admin.dispose()
-    return make_url(base_url).set(database=name).render_as_string(hide_password=False), name
-
-
-def _drop_pg_database(base_url: str, name: str) -> None:
-    admin = create_engine(base_url, isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-    admin.dispose()
 
 
 BACKENDS = ["sqlite", "postgresql"] if PG_URL else ["sqlite"]
@@ -46,10 +29,10 @@ def database_url(
     too when ``ENVOI_TEST_DATABASE_URL`` is set, so every database test runs on both."""
     if request.param == "postgresql":
         assert PG_URL is not None
-        url, name = _create_pg_database(PG_URL)
+        url, name = create_pg_database(PG_URL)
         upgrade(url)
         yield url
-        _drop_pg_database(PG_URL, name)
+        drop_pg_database(PG_URL, name)
     else:
         path: Path = tmp_path_factory.mktemp("db") / "envoi-test.db"
         url = f"sqlite:///{path}"

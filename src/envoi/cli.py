@@ -4,20 +4,44 @@ from __future__ import annotations
 
 import typer
 
-from envoi.config import get_settings
+from envoi.config import Settings, get_settings
 
 app = typer.Typer(
-    help="envoi: pay by posting on a social network. Settings come from ENVOI_* variables.",
+    help="envoi: pay by posting on a social network. Settings come from ENVOI_* variables "
+    "(ENVOI_DATABASE_URL, ENVOI_BOT_HANDLE, ENVOI_PIN_KEY…).",
     no_args_is_help=True,
     add_completion=False,
 )
 db_app = typer.Typer(help="Database schema.", no_args_is_help=True)
+sandbox_app = typer.Typer(help="The built-in sandbox social network.", no_args_is_help=True)
 app.add_typer(db_app, name="db")
+ledger_app = typer.Typer(help="The double-entry ledger.", no_args_is_help=True)
+app.add_typer(sandbox_app, name="sandbox")
+app.add_typer(ledger_app, name="ledger")
+
+
+def _safe_url(url: str) -> str:
+    from sqlalchemy.engine import make_url
+
+    return make_url(url).render_as_string(hide_password=True)
+
+
+def _configure_logging(settings: Settings) -> None:
+    import logging
+
+    import structlog
+
+    level = logging.getLevelName(settings.log_level.upper())
+    structlog.configure(
+        wrapper_class=structlog.make_filtering_bound_logger(
+            level if isinstance(level, int) else logging.INFO
+        )
+    )
 
 
 @db_app.command("upgrade")
 def db_upgrade() -> None:
-    """Apply pending migrations to ENVOI_DATABASE_URL (SQLite file by default)."""
+    """Apply pending migrations to ENVOI_DATABASE_URL (SQLite file envoi.db by default)."""
     from envoi.adapters.db.migrate import upgrade
 
     url = get_settings().database_url
@@ -29,23 +53,153 @@ def db_upgrade() -> None:
 def run(
     port: int = typer.Option(8000, envvar="PORT", help="TCP port to listen on."),
     host: str = typer.Option("127.0.0.1", help="Address to bind."),
+    workers: bool = typer.Option(True, help="Run the background jobs in this process too."),
 ) -> None:
-    """Start the API, the web wallet and the workers in one process."""
+    """Start the API, the web wallet and the workers in one process (migrates first)."""
     import uvicorn
 
     from envoi.adapters.db.migrate import upgrade
+    from envoi.bootstrap import bootstrap
     from envoi.web.app import create_app
 
     settings = get_settings()
+    _configure_logging(settings)
     upgrade(settings.database_url)
-    typer.echo(f"envoi listening on http://{host}:{port}  (API docs: /docs)")
-    uvicorn.run(create_app(settings), host=host, port=port, log_level="warning")
+    base = f"http://{host}:{port}"
+    typer.echo(f"envoi on {base}  — wallet: {base}/  API docs: {base}/docs")
+    uvicorn.run(
+        create_app(bootstrap(settings), run_workers=workers),
+        host=host,
+        port=port,
+        log_level="warning",
+    )
 
 
-def _safe_url(url: str) -> str:
-    from sqlalchemy.engine import make_url
+@app.command()
+def worker(
+    once: bool = typer.Option(False, help="Run every job once and exit."),
+) -> None:
+    """Run the background jobs alone (start several against PostgreSQL to scale out)."""
+    import threading
 
-    return make_url(url).render_as_string(hide_password=True)
+    from envoi.bootstrap import bootstrap, prepare
+    from envoi.workers.runner import run_once, run_until
+
+    settings = get_settings()
+    _configure_logging(settings)
+    envoi = bootstrap(settings)
+    prepare(envoi)
+    if once:
+        for name, count in run_once(envoi.jobs).items():
+            typer.echo(f"{name}: {count}")
+        return
+    typer.echo(f"envoi worker polling every {settings.worker_poll_s}s (Ctrl-C to stop)")
+    stop = threading.Event()
+    try:
+        run_until(envoi.jobs, settings.worker_poll_s, stop)
+    except KeyboardInterrupt:
+        stop.set()
+
+
+@app.command()
+def demo(
+    once: bool = typer.Option(False, help="Do nothing if the demo story is already there."),
+) -> None:
+    """Seed the demo story: Alice, Bob, an organisation, a pot and a payment to confirm."""
+    from envoi.adapters.db.migrate import upgrade
+    from envoi.bootstrap import bootstrap
+    from envoi.demo import PASSWORD, PIN, already_seeded, seed
+
+    settings = get_settings()
+    _configure_logging(settings)
+    upgrade(settings.database_url)
+    envoi = bootstrap(settings)
+    if already_seeded(envoi):
+        if once:
+            typer.echo("Demo story already seeded (delete envoi.db to start afresh).")
+            return
+        raise typer.BadParameter("the demo story is already seeded; use --once or a fresh database")
+    story = seed(envoi)
+    bot = settings.bot_handle
+    typer.echo("Demo story ready:")
+    for person in story.people:
+        who = f"{person.email} / {PASSWORD}, PIN {PIN}" if person.email else "no wallet yet"
+        typer.echo(f"  @{person.handle:<12} {person.name:<28} {who}")
+        typer.echo(f"  {'':13} sandbox token: {person.sandbox_token}")
+    typer.echo(f"Alice posted '@{bot} #envoyer 5€ @bob': sign in as Alice and confirm with {PIN}.")
+    typer.echo("Try also:")
+    typer.echo(
+        f"  envoi sandbox post --as alice '@{bot} #envoyer 3€ @carol'   (Carol has no wallet)"
+    )
+    typer.echo(f"  envoi sandbox post --as bob '@{bot} #cagnotte 10€ #AnnivJulie'")
+    typer.echo(f"  envoi sandbox post --as alice '@{bot} #don 2€ @restos_demo'")
+    typer.echo(f"  envoi sandbox post --as bob '@{bot} #envoyer 1,000€ @alice'   (ambiguous)")
+
+
+@ledger_app.command("check")
+def ledger_check() -> None:
+    """Prove the ledger's invariants: balances sum to zero, every balance equals its transfers."""
+    from envoi.adapters.db.engine import make_engine
+    from envoi.adapters.db.ledger_check import check
+
+    engine = make_engine(get_settings().database_url)
+    problems = check(engine)
+    engine.dispose()
+    if problems:
+        for problem in problems:
+            typer.echo(f"PROBLEM {problem}", err=True)
+        raise typer.Exit(1)
+    typer.echo("Ledger OK: every currency sums to zero and every balance matches its transfers.")
+
+
+@ledger_app.command("balance")
+def ledger_balance(account_id: str = typer.Argument(..., help="e.g. wallet:mem_…")) -> None:
+    """Show one account's posted, pending and available balance (minor units)."""
+    from envoi.adapters.db.engine import make_engine
+    from envoi.adapters.db.ledger_store import SqlLedger
+    from envoi.services.context import SystemClock
+
+    engine = make_engine(get_settings().database_url)
+    with engine.connect() as conn:
+        balance = SqlLedger(conn, SystemClock().now).balance(account_id)
+    engine.dispose()
+    typer.echo(
+        f"{account_id}: posted {balance.posted}, pending out {balance.debits_pending}, "
+        f"pending in {balance.credits_pending}, available {balance.available} {balance.currency}"
+    )
+
+
+@sandbox_app.command("post")
+def sandbox_post(
+    text: str = typer.Argument(..., help="What to post, e.g. '@SmoneyFR #envoyer 5€ @bob'."),
+    as_: str = typer.Option(..., "--as", help="Handle of the sandbox account that posts."),
+    direct: bool = typer.Option(False, help="Send as a direct message to the bot."),
+) -> None:
+    """Post on the sandbox network as someone, and show what envoi answered."""
+    from envoi.bootstrap import bootstrap, prepare
+
+    settings = get_settings()
+    envoi = bootstrap(settings)
+    prepare(envoi)
+    account = envoi.sandbox.get_by_handle(as_.lstrip("@"))
+    if account is None:
+        typer.echo(f"No sandbox account @{as_.lstrip('@')}.", err=True)
+        raise typer.Exit(1)
+    post = envoi.sandbox.post(
+        account.id,
+        text,
+        visibility="direct" if direct else "public",
+        to=settings.bot_handle if direct else None,
+    )
+    envoi.sandbox.deliver(post.id, envoi.intake)
+    envoi.delivery.deliver_due()
+    typer.echo(f"Posted {post.id} as @{account.handle}.")
+    for answer in envoi.sandbox.inbox(account.id, limit=5):
+        if answer.in_reply_to == post.id or answer.visibility == "direct":
+            typer.echo(f"  @{answer.author.handle}: {answer.text}")
+            break
+    else:
+        typer.echo("  (no answer: not a command)")
 
 
 if __name__ == "__main__":

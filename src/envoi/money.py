@@ -134,5 +134,5 @@ def split(total: Money, weights: Sequence[int]) -> list[Money]:
     for i in order[:leftover]:
         floors[i] += 1
     parts = [Money(sign * f, total.currency) for f in floors]
-    assert sum(p.minor for p in parts) == total.minor  # noqa: S101 - the promise of this function
+    assert sum(p.minor for p in parts) == total.minor  # the promise of this function
     return parts

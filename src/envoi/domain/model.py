@@ -1,4 +1,4 @@
-"""Entities and their states. Plain dataclasses: the database maps to them, the services act on them."""
+"""Entities and their states: plain dataclasses the database maps to and the services act on."""
 
 from __future__ import annotations
 

@@ -189,6 +189,16 @@ def create_sandbox_router(
             raise EnvoiError(ErrorCode.POST_NOT_FOUND, post_id=post_id[:40])
         return _post(post)
 
+    @router.post("/posts/{post_id}/redeliver", status_code=202)
+    def redeliver(post_id: str, me: Annotated[SandboxAccount, Depends(current)]) -> dict[str, str]:
+        """Deliver one's own post to the bot again, as a real network retries a webhook:
+        for trying envoi's idempotency by hand (the same post must pay once)."""
+        post = network.get_post(post_id, me.id)
+        if post is None or post.author.id != me.id:
+            raise EnvoiError(ErrorCode.POST_NOT_FOUND, post_id=post_id[:40])
+        inbound.receive_post(post.to_inbound())
+        return {"status": "redelivered"}
+
     @router.delete("/posts/{post_id}", status_code=204)
     def delete_post(post_id: str, me: Annotated[SandboxAccount, Depends(current)]) -> Response:
         network.delete(me.id, post_id)

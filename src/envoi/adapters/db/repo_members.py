@@ -1,0 +1,279 @@
+"""Members, API tokens, linked identities and pots."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Connection, RowMapping, and_, select, update
+
+from envoi.adapters.db.rows import aware, insert_once, utc
+from envoi.adapters.db.tables import api_tokens, identities, members, pots
+from envoi.domain.model import Identity, Member, MemberKind, Pot, Privacy
+from envoi.money import Money
+
+
+def _member(row: RowMapping) -> Member:
+    created = aware(row["created_at"])
+    assert created is not None
+    return Member(
+        id=row["id"],
+        email=row["email"],
+        display_name=row["display_name"],
+        locale="en" if row["locale"] == "en" else "fr",
+        privacy=Privacy(row["privacy"]),
+        kind=MemberKind(row["kind"]),
+        verified=bool(row["verified"]),
+        has_pin=row["pin_hash"] is not None,
+        created_at=created,
+    )
+
+
+def _identity(row: RowMapping) -> Identity:
+    linked = aware(row["linked_at"])
+    assert linked is not None
+    return Identity(
+        id=row["id"],
+        member_id=row["member_id"],
+        network=row["network"],
+        network_user_id=row["network_user_id"],
+        handle=row["handle"],
+        display_name=row["display_name"],
+        linked_at=linked,
+    )
+
+
+def _pot(row: RowMapping) -> Pot:
+    created = aware(row["created_at"])
+    assert created is not None
+    goal = row["goal_minor"]
+    return Pot(
+        id=row["id"],
+        hashtag=row["hashtag"],
+        title=row["title"],
+        owner_member_id=row["owner_member_id"],
+        goal=Money(goal, row["currency"]) if goal is not None else None,
+        created_at=created,
+    )
+
+
+class SqlMembers:
+    def __init__(self, conn: Connection) -> None:
+        self.conn = conn
+
+    def add(
+        self,
+        *,
+        member_id: str,
+        email: str,
+        password_hash: str,
+        display_name: str,
+        locale: str,
+        kind: MemberKind,
+        verified: bool,
+        privacy: Privacy,
+        now: datetime,
+    ) -> bool:
+        if self.conn.execute(select(members.c.id).where(members.c.email == email)).first():
+            return False
+        return insert_once(
+            self.conn,
+            members,
+            {
+                "id": member_id,
+                "email": email,
+                "password_hash": password_hash,
+                "display_name": display_name,
+                "locale": locale,
+                "kind": kind.value,
+                "verified": verified,
+                "privacy": privacy.value,
+                "created_at": utc(now),
+            },
+        )
+
+    def get(self, member_id: str) -> Member | None:
+        row = self.conn.execute(select(members).where(members.c.id == member_id)).mappings().first()
+        return _member(row) if row else None
+
+    def by_email(self, email: str) -> Member | None:
+        row = self.conn.execute(select(members).where(members.c.email == email)).mappings().first()
+        return _member(row) if row else None
+
+    def credentials(self, email: str) -> tuple[str, str] | None:
+        row = self.conn.execute(
+            select(members.c.id, members.c.password_hash).where(members.c.email == email)
+        ).first()
+        return (row[0], row[1]) if row else None
+
+    def pin_state(self, member_id: str) -> tuple[str | None, int, datetime | None]:
+        row = self.conn.execute(
+            select(members.c.pin_hash, members.c.pin_failures, members.c.pin_locked_until).where(
+                members.c.id == member_id
+            )
+        ).one()
+        return row[0], int(row[1]), aware(row[2])
+
+    def set_pin(self, member_id: str, pin_hash: str) -> None:
+        self.conn.execute(
+            update(members)
+            .where(members.c.id == member_id)
+            .values(pin_hash=pin_hash, pin_failures=0, pin_locked_until=None)
+        )
+
+    def record_pin_failure(self, member_id: str, max_attempts: int, lock_until: datetime) -> int:
+        # One atomic increment: concurrent wrong PINs cannot overwrite each other's count.
+        failures = self.conn.execute(
+            update(members)
+            .where(members.c.id == member_id)
+            .values(pin_failures=members.c.pin_failures + 1)
+            .returning(members.c.pin_failures)
+        ).scalar_one()
+        if failures >= max_attempts:
+            self.conn.execute(
+                update(members)
+                .where(members.c.id == member_id)
+                .values(pin_failures=0, pin_locked_until=utc(lock_until))
+            )
+            return 0
+        return int(failures)
+
+    def reset_pin_failures(self, member_id: str) -> None:
+        self.conn.execute(
+            update(members)
+            .where(members.c.id == member_id, members.c.pin_failures != 0)
+            .values(pin_failures=0)
+        )
+
+    def update_profile(
+        self,
+        member_id: str,
+        *,
+        privacy: Privacy | None,
+        locale: str | None,
+        display_name: str | None,
+    ) -> None:
+        values: dict[str, Any] = {}
+        if privacy is not None:
+            values["privacy"] = privacy.value
+        if locale is not None:
+            values["locale"] = locale
+        if display_name is not None:
+            values["display_name"] = display_name
+        if values:
+            self.conn.execute(update(members).where(members.c.id == member_id).values(values))
+
+    def add_token(self, token_hash: str, member_id: str, now: datetime, expires: datetime) -> None:
+        self.conn.execute(
+            api_tokens.insert().values(
+                token_hash=token_hash,
+                member_id=member_id,
+                created_at=utc(now),
+                expires_at=utc(expires),
+            )
+        )
+
+    def member_for_token(self, token_hash: str, now: datetime) -> Member | None:
+        row = (
+            self.conn.execute(
+                select(members)
+                .join(api_tokens, api_tokens.c.member_id == members.c.id)
+                .where(api_tokens.c.token_hash == token_hash, api_tokens.c.expires_at > utc(now))
+            )
+            .mappings()
+            .first()
+        )
+        return _member(row) if row else None
+
+
+class SqlIdentities:
+    def __init__(self, conn: Connection) -> None:
+        self.conn = conn
+
+    def add(self, identity: Identity) -> bool:
+        return insert_once(
+            self.conn,
+            identities,
+            {
+                "id": identity.id,
+                "member_id": identity.member_id,
+                "network": identity.network,
+                "network_user_id": identity.network_user_id,
+                "handle": identity.handle,
+                "display_name": identity.display_name,
+                "linked_at": utc(identity.linked_at),
+            },
+        )
+
+    def member_for(self, network: str, network_user_id: str) -> Member | None:
+        row = (
+            self.conn.execute(
+                select(members)
+                .join(identities, identities.c.member_id == members.c.id)
+                .where(
+                    and_(
+                        identities.c.network == network,
+                        identities.c.network_user_id == network_user_id,
+                    )
+                )
+            )
+            .mappings()
+            .first()
+        )
+        return _member(row) if row else None
+
+    def of_member(self, member_id: str) -> list[Identity]:
+        rows = self.conn.execute(
+            select(identities)
+            .where(identities.c.member_id == member_id)
+            .order_by(identities.c.linked_at)
+        ).mappings()
+        return [_identity(r) for r in rows]
+
+    def first_of_member(self, member_id: str, network: str | None = None) -> Identity | None:
+        query = select(identities).where(identities.c.member_id == member_id)
+        if network is not None:
+            query = query.where(identities.c.network == network)
+        row = self.conn.execute(query.order_by(identities.c.linked_at).limit(1)).mappings().first()
+        return _identity(row) if row else None
+
+    def update_handle(self, network: str, network_user_id: str, handle: str, name: str) -> None:
+        self.conn.execute(
+            update(identities)
+            .where(identities.c.network == network, identities.c.network_user_id == network_user_id)
+            .values(handle=handle, display_name=name)
+        )
+
+
+class SqlPots:
+    def __init__(self, conn: Connection) -> None:
+        self.conn = conn
+
+    def add(self, pot: Pot, currency: str) -> bool:
+        return insert_once(
+            self.conn,
+            pots,
+            {
+                "id": pot.id,
+                "hashtag": pot.hashtag,
+                "title": pot.title,
+                "owner_member_id": pot.owner_member_id,
+                "goal_minor": pot.goal.minor if pot.goal else None,
+                "currency": currency,
+                "created_at": utc(pot.created_at),
+            },
+        )
+
+    def by_hashtag(self, hashtag: str) -> Pot | None:
+        row = self.conn.execute(select(pots).where(pots.c.hashtag == hashtag)).mappings().first()
+        return _pot(row) if row else None
+
+    def get(self, pot_id: str) -> Pot | None:
+        row = self.conn.execute(select(pots).where(pots.c.id == pot_id)).mappings().first()
+        return _pot(row) if row else None
+
+    def of_member(self, member_id: str) -> list[Pot]:
+        rows = self.conn.execute(
+            select(pots).where(pots.c.owner_member_id == member_id).order_by(pots.c.created_at)
+        ).mappings()
+        return [_pot(r) for r in rows]

@@ -1,0 +1,68 @@
+"""The unit of work: one database transaction and the repositories that share it."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import datetime
+from types import TracebackType
+from typing import Self
+
+from sqlalchemy import Connection, Engine
+
+from envoi.adapters.db.ledger_store import SqlLedger
+from envoi.adapters.db.repo_members import SqlIdentities, SqlMembers, SqlPots
+from envoi.adapters.db.repo_notices import SqlNotices
+from envoi.adapters.db.repo_payments import SqlInboundPosts, SqlIntents, SqlTopups
+
+
+class SqlUnitOfWork:
+    ledger: SqlLedger
+    members: SqlMembers
+    identities: SqlIdentities
+    pots: SqlPots
+    intents: SqlIntents
+    posts: SqlInboundPosts
+    topups: SqlTopups
+    notices: SqlNotices
+
+    def __init__(self, engine: Engine, now: Callable[[], datetime]) -> None:
+        self._engine = engine
+        self._now = now
+        self._conn: Connection | None = None
+
+    def __enter__(self) -> Self:
+        conn = self._engine.connect()
+        conn.begin()
+        self._conn = conn
+        self.ledger = SqlLedger(conn, self._now)
+        self.members = SqlMembers(conn)
+        self.identities = SqlIdentities(conn)
+        self.pots = SqlPots(conn)
+        self.intents = SqlIntents(conn)
+        self.posts = SqlInboundPosts(conn)
+        self.topups = SqlTopups(conn)
+        self.notices = SqlNotices(conn)
+        return self
+
+    def commit(self) -> None:
+        assert self._conn is not None
+        self._conn.commit()
+        # Later statements in the same block get a fresh transaction.
+        self._conn.begin()
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        assert self._conn is not None
+        try:
+            self._conn.rollback()  # whatever was not committed
+        finally:
+            self._conn.close()
+            self._conn = None
+
+
+def uow_factory(engine: Engine, now: Callable[[], datetime]) -> Callable[[], SqlUnitOfWork]:
+    return lambda: SqlUnitOfWork(engine, now)

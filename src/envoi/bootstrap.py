@@ -1,0 +1,122 @@
+"""The one place that wires adapters to services."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from fastapi import APIRouter
+from sqlalchemy import Engine
+
+from envoi.adapters.db.engine import make_engine
+from envoi.adapters.db.uow import uow_factory
+from envoi.adapters.networks.sandbox.api import create_sandbox_router
+from envoi.adapters.networks.sandbox.gateway import SandboxGateway
+from envoi.adapters.networks.sandbox.store import SandboxNetwork
+from envoi.adapters.psp.sandbox import SandboxCardProcessor
+from envoi.adapters.psp.sandbox_pages import create_psp_sandbox_router
+from envoi.config import Settings
+from envoi.domain import accounts
+from envoi.ledger.model import Account, AccountFlags
+from envoi.services.context import Context, SystemClock
+from envoi.services.delivery import Delivery
+from envoi.services.funding import Funding
+from envoi.services.intake import Intake
+from envoi.services.lifecycle import Lifecycle
+from envoi.services.members import Members
+from envoi.services.ports import Clock
+from envoi.services.wallet import Wallet
+
+Job = Callable[[], int]
+
+
+@dataclass
+class Envoi:
+    """The assembled service: use cases, background jobs and the outside systems' own routes."""
+
+    settings: Settings
+    engine: Engine
+    ctx: Context
+    members: Members
+    funding: Funding
+    intake: Intake
+    lifecycle: Lifecycle
+    wallet: Wallet
+    delivery: Delivery
+    sandbox: SandboxNetwork
+    jobs: dict[str, Job] = field(default_factory=dict)
+    routers: list[tuple[str, APIRouter]] = field(default_factory=list)
+
+
+def system_accounts(currency: str) -> list[Account]:
+    """Fees, clearing and escrow touch almost every payment: sharded, never one hot row."""
+    return [
+        Account(accounts.escrow(currency), currency, "escrow", AccountFlags.SHARDED),
+        Account(accounts.card_clearing(currency), currency, "card_clearing", AccountFlags.SHARDED),
+        Account(
+            accounts.payout_clearing(currency), currency, "payout_clearing", AccountFlags.SHARDED
+        ),
+        Account(accounts.fees(currency), currency, "fees", AccountFlags.SHARDED),
+    ]
+
+
+def bootstrap(settings: Settings, *, clock: Clock | None = None) -> Envoi:
+    clock = clock or SystemClock()
+    engine = make_engine(settings.database_url)
+    network = SandboxNetwork(engine, settings.bot_handle, clock=clock)
+    gateway = SandboxGateway(network, settings.bot_handle)
+    processor = SandboxCardProcessor(engine, settings.base_url, clock=clock)
+    ctx = Context(
+        settings=settings,
+        clock=clock,
+        uow=uow_factory(engine, clock.now),
+        gateways={"sandbox": gateway},
+        processor=processor,
+    )
+    app = Envoi(
+        settings=settings,
+        engine=engine,
+        ctx=ctx,
+        members=Members(ctx),
+        funding=Funding(ctx),
+        intake=Intake(ctx),
+        lifecycle=Lifecycle(ctx),
+        wallet=Wallet(ctx),
+        delivery=Delivery(ctx),
+        sandbox=network,
+    )
+    app.jobs = {
+        "sandbox_catch_up": lambda: network.deliver_pending(app.intake),
+        "expire_intents": app.lifecycle.expire_due,
+        "refund_unclaimed": app.lifecycle.refund_due,
+        "deliver_outbox": app.delivery.deliver_due,
+        "expire_ledger_holds": lambda: _expire_ledger(ctx),
+    }
+    app.routers = [
+        ("/sandbox/api", create_sandbox_router(network, app.intake, settings.bot_handle)),
+        ("/sandbox/psp", create_psp_sandbox_router(processor, _charge_updated(app))),
+    ]
+    return app
+
+
+def prepare(app: Envoi) -> None:
+    """Idempotent start-up: system accounts and the bot's sandbox account exist."""
+    with app.ctx.uow() as uow:
+        uow.ledger.create_accounts(system_accounts(app.settings.currency))
+        uow.commit()
+    app.sandbox.ensure_bot_account()
+
+
+def _charge_updated(app: Envoi) -> Callable[[str], None]:
+    def on_update(processor_ref: str) -> None:
+        app.funding.charge_updated(processor_ref)
+
+    return on_update
+
+
+def _expire_ledger(ctx: Context) -> int:
+    """Safety net: holds whose intent was lost track of still end (TigerBeetle's timeout)."""
+    with ctx.uow() as uow:
+        expired = uow.ledger.expire_pending(ctx.clock.now())
+        uow.commit()
+    return len(expired)

@@ -1,0 +1,75 @@
+"""A short demo story, seeded through the same services a user would go through."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from envoi.bootstrap import Envoi, prepare
+from envoi.domain.model import MemberKind, Privacy
+from envoi.services.ports import CardDetails
+
+PASSWORD = "demo-password"
+PIN = "1234"
+TEST_CARD = CardDetails("4242424242424242", 12, 2034, "123")
+
+
+@dataclass(frozen=True)
+class DemoPerson:
+    name: str
+    email: str
+    handle: str
+    sandbox_token: str
+
+
+@dataclass(frozen=True)
+class DemoStory:
+    people: list[DemoPerson]
+    pending_intent_id: str | None
+
+
+def already_seeded(app: Envoi) -> bool:
+    with app.ctx.uow() as uow:
+        return uow.members.by_email("alice@demo.envoi") is not None
+
+
+def seed(app: Envoi) -> DemoStory:
+    prepare(app)
+    people: list[DemoPerson] = []
+    ids: dict[str, str] = {}
+    cast = [
+        ("Alice Martin", "alice@demo.envoi", "alice", MemberKind.PERSON, 50_00),
+        ("Bob Durand", "bob@demo.envoi", "bob", MemberKind.PERSON, 20_00),
+        ("Les Restos du Cœur (démo)", "asso@demo.envoi", "restos_demo", MemberKind.ORGANISATION, 0),
+    ]
+    for name, email, handle, kind, funds in cast:
+        member = app.members.register(
+            email=email,
+            password=PASSWORD,
+            display_name=name,
+            locale="fr",
+            kind=kind,
+            verified=True,
+            privacy=Privacy.PUBLIC,
+        )
+        app.members.set_pin(member.id, PIN)
+        account = app.sandbox.create_account(handle, name)
+        app.members.link_identity(member.id, "sandbox", account.token)
+        if funds:
+            app.funding.top_up(member.id, funds, TEST_CARD, request_key=f"demo-{handle}")
+        people.append(DemoPerson(name, email, handle, account.token))
+        ids[handle] = account.account.id
+    # Carol is on the network but has no wallet yet: money sent to her waits in escrow.
+    carol = app.sandbox.create_account("carol", "Carol Petit")
+    people.append(DemoPerson("Carol Petit", "", "carol", carol.token))
+    bob = app.members.authenticate(app.members.issue_token("bob@demo.envoi", PASSWORD))
+    app.members.create_pot(
+        bob.id, hashtag="AnnivJulie", title="Cadeau pour Julie", goal_minor=100_00
+    )
+
+    # The story's first step, ready to confirm: Alice's post.
+    post = app.sandbox.post(ids["alice"], f"@{app.settings.bot_handle} #envoyer 5€ @bob")
+    app.sandbox.deliver(post.id, app.intake)
+    with app.ctx.uow() as uow:
+        intent = uow.intents.by_source("sandbox", post.id)
+    app.delivery.deliver_due()
+    return DemoStory(people, intent.id if intent else None)

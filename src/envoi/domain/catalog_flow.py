@@ -1,0 +1,209 @@
+"""What envoi says to people about accounts and payments, in French and English.
+
+Templates use ``str.format`` fields: {amount} {payee} {payer} {url} {bot} {minutes}
+{limit} {reason} {pot}. Network replies stay well under 280 characters.
+"""
+
+from __future__ import annotations
+
+from envoi.domain.errors import ErrorCode
+
+FLOW_ERRORS: dict[ErrorCode, dict[str, str]] = {
+    ErrorCode.VALIDATION_ERROR: {
+        "fr": "Requête invalide : {reason}",
+        "en": "Invalid request: {reason}",
+    },
+    ErrorCode.UNAUTHENTICATED: {
+        "fr": "Connectez-vous pour continuer.",
+        "en": "Please sign in to continue.",
+    },
+    ErrorCode.INVALID_CREDENTIALS: {
+        "fr": "E-mail ou mot de passe incorrect.",
+        "en": "Wrong e-mail or password.",
+    },
+    ErrorCode.EMAIL_TAKEN: {
+        "fr": "Un compte existe déjà avec cet e-mail.",
+        "en": "An account with this e-mail already exists.",
+    },
+    ErrorCode.NOT_FOUND: {"fr": "Introuvable.", "en": "Not found."},
+    ErrorCode.FORBIDDEN: {"fr": "Action non autorisée.", "en": "You may not do that."},
+    ErrorCode.INVALID_PIN_FORMAT: {
+        "fr": "Le code secret doit compter 4 à 6 chiffres.",
+        "en": "The PIN must be 4 to 6 digits.",
+    },
+    ErrorCode.PIN_NOT_SET: {
+        "fr": "Choisissez d'abord votre code secret dans le portefeuille.",
+        "en": "Set your PIN in the wallet first.",
+    },
+    ErrorCode.WRONG_PIN: {
+        "fr": "Code secret incorrect. Il vous reste {remaining} essai(s).",
+        "en": "Wrong PIN. {remaining} attempt(s) left.",
+    },
+    ErrorCode.PIN_LOCKED: {
+        "fr": "Trop d'essais : code secret bloqué pendant {minutes} min.",
+        "en": "Too many attempts: PIN locked for {minutes} min.",
+    },
+    ErrorCode.UNKNOWN_NETWORK: {
+        "fr": "Réseau inconnu : {network}.",
+        "en": "Unknown network: {network}.",
+    },
+    ErrorCode.INVALID_NETWORK_TOKEN: {
+        "fr": "Impossible de vérifier ce compte : autorisation refusée ou expirée.",
+        "en": "Could not verify this account: authorisation refused or expired.",
+    },
+    ErrorCode.IDENTITY_ALREADY_LINKED: {
+        "fr": "Ce compte de réseau social est déjà relié à un portefeuille.",
+        "en": "This social account is already linked to a wallet.",
+    },
+    ErrorCode.HANDLE_TAKEN: {"fr": "Ce nom est déjà pris.", "en": "This handle is taken."},
+    ErrorCode.INVALID_HANDLE: {
+        "fr": "Nom invalide : 1 à 15 lettres, chiffres ou _.",
+        "en": "Invalid handle: 1 to 15 letters, digits or _.",
+    },
+    ErrorCode.POST_NOT_FOUND: {"fr": "Message introuvable.", "en": "Post not found."},
+    ErrorCode.PAYER_NOT_MEMBER: {
+        "fr": "Pour payer avec @{bot}, ouvrez un portefeuille et reliez ce compte : {url}",
+        "en": "To pay with @{bot}, open a wallet and link this account: {url}",
+    },
+    ErrorCode.REQUESTEE_NOT_MEMBER: {
+        "fr": "@{payee} n'a pas encore de portefeuille : impossible de lui demander un paiement.",
+        "en": "@{payee} has no wallet yet, so they cannot be asked to pay.",
+    },
+    ErrorCode.UNKNOWN_PAYEE: {
+        "fr": "Le compte @{payee} n'existe pas. Vérifiez le nom du destinataire.",
+        "en": "There is no account @{payee}. Check the recipient's name.",
+    },
+    ErrorCode.PAYEE_NOT_ORGANISATION: {
+        "fr": "@{payee} n'est pas une association vérifiée : utilisez #envoyer pour un proche.",
+        "en": "@{payee} is not a verified organisation: use #send to pay a person.",
+    },
+    ErrorCode.UNKNOWN_POT: {
+        "fr": "Aucune cagnotte #{pot}. Vérifiez le hashtag de la cagnotte.",
+        "en": "No pot #{pot}. Check the pot's hashtag.",
+    },
+    ErrorCode.INSUFFICIENT_FUNDS: {
+        "fr": "Solde insuffisant. Rechargez votre portefeuille : {url}",
+        "en": "Not enough money in your wallet. Top up: {url}",
+    },
+    ErrorCode.LIMIT_PER_PAYMENT: {
+        "fr": "Montant au-dessus du plafond par paiement ({limit}).",
+        "en": "Amount above the per-payment limit ({limit}).",
+    },
+    ErrorCode.LIMIT_DAILY: {
+        "fr": "Plafond journalier atteint ({limit} sur 24 h).",
+        "en": "Daily limit reached ({limit} per 24 h).",
+    },
+    ErrorCode.LIMIT_MONTHLY: {
+        "fr": "Plafond mensuel atteint ({limit} sur 30 jours).",
+        "en": "Monthly limit reached ({limit} per 30 days).",
+    },
+    ErrorCode.RATE_LIMITED: {
+        "fr": "Trop de commandes en peu de temps. Réessayez dans une minute.",
+        "en": "Too many commands in a short time. Try again in a minute.",
+    },
+    ErrorCode.INTENT_NOT_FOUND: {"fr": "Paiement introuvable.", "en": "Payment not found."},
+    ErrorCode.INTENT_NOT_PENDING: {
+        "fr": "Ce paiement n'attend plus de confirmation.",
+        "en": "This payment is no longer awaiting confirmation.",
+    },
+    ErrorCode.INTENT_EXPIRED: {
+        "fr": "Le délai de confirmation est dépassé.",
+        "en": "The confirmation window has closed.",
+    },
+    ErrorCode.INTENT_MISMATCH: {
+        "fr": "Le paiement a changé depuis son affichage : vérifiez-le à nouveau.",
+        "en": "The payment differs from what was shown: check it again.",
+    },
+    ErrorCode.CARD_DECLINED: {
+        "fr": "Carte refusée ({reason}).",
+        "en": "Card declined ({reason}).",
+    },
+    ErrorCode.CARD_INVALID: {
+        "fr": "Numéro de carte invalide.",
+        "en": "Invalid card number.",
+    },
+    ErrorCode.CARD_EXPIRED: {"fr": "Carte expirée.", "en": "Card expired."},
+    ErrorCode.TOPUP_NOT_FOUND: {"fr": "Rechargement introuvable.", "en": "Top-up not found."},
+    ErrorCode.AMOUNT_OUT_OF_RANGE: {
+        "fr": "Montant hors limites : entre {min} et {max}.",
+        "en": "Amount out of range: between {min} and {max}.",
+    },
+}
+
+# Notifications and network replies about a payment's life.
+EVENTS: dict[str, dict[str, str]] = {
+    "confirm_request": {
+        "fr": "@{payer}, confirmez {amount} pour {payee} dans votre portefeuille : {url}",
+        "en": "@{payer}, confirm {amount} to {payee} in your wallet: {url}",
+    },
+    "confirm_request_discreet": {
+        "fr": "@{payer}, confirmez ce paiement dans votre portefeuille : {url}",
+        "en": "@{payer}, confirm this payment in your wallet: {url}",
+    },
+    "payment_requested": {
+        "fr": "@{payer}, {payee} vous demande {amount}. Confirmez dans votre portefeuille : {url}",
+        "en": "@{payer}, {payee} asks you for {amount}. Confirm in your wallet: {url}",
+    },
+    "payment_requested_discreet": {
+        "fr": "@{payer}, une demande de paiement vous attend dans votre portefeuille : {url}",
+        "en": "@{payer}, a payment request awaits you in your wallet: {url}",
+    },
+    "settled": {
+        "fr": "✅ {payer} a envoyé {amount} à {payee}.",
+        "en": "✅ {payer} sent {amount} to {payee}.",
+    },
+    "settled_discreet": {"fr": "✅ Paiement effectué.", "en": "✅ Payment done."},
+    "received": {
+        "fr": "Vous avez reçu {amount} de {payer}.",
+        "en": "You received {amount} from {payer}.",
+    },
+    "sent": {
+        "fr": "Vous avez envoyé {amount} à {payee}.",
+        "en": "You sent {amount} to {payee}.",
+    },
+    "claimable": {
+        "fr": "@{payee}, {payer} vous a envoyé {amount}. "
+        "Ouvrez un portefeuille pour le recevoir : {url}",
+        "en": "@{payee}, {payer} sent you {amount}. Open a wallet to receive it: {url}",
+    },
+    "claimable_discreet": {
+        "fr": "@{payee}, de l'argent vous attend. Ouvrez un portefeuille pour le recevoir : {url}",
+        "en": "@{payee}, money is waiting for you. Open a wallet to receive it: {url}",
+    },
+    "held_for_payee": {
+        "fr": "{amount} pour {payee} sont réservés jusqu'à ce que {payee} ouvre un portefeuille.",
+        "en": "{amount} for {payee} is held until {payee} opens a wallet.",
+    },
+    "claimed": {
+        "fr": "Vous avez reçu {amount} de {payer} (paiement en attente).",
+        "en": "You received {amount} from {payer} (held payment).",
+    },
+    "claimed_by_payee": {
+        "fr": "{payee} a reçu vos {amount}.",
+        "en": "{payee} received your {amount}.",
+    },
+    "refunded": {
+        "fr": "{payee} n'a pas réclamé vos {amount} : ils sont revenus dans votre portefeuille.",
+        "en": "{payee} did not claim your {amount}: it is back in your wallet.",
+    },
+    "expired": {
+        "fr": "Paiement de {amount} à {payee} non confirmé à temps : rien n'a été débité.",
+        "en": "Payment of {amount} to {payee} was not confirmed in time: nothing was taken.",
+    },
+    "cancelled": {
+        "fr": "Paiement de {amount} à {payee} annulé : rien n'a été débité.",
+        "en": "Payment of {amount} to {payee} cancelled: nothing was taken.",
+    },
+    "topup_succeeded": {
+        "fr": "Rechargement de {amount} réussi.",
+        "en": "Top-up of {amount} succeeded.",
+    },
+    "topup_declined": {
+        "fr": "Rechargement de {amount} refusé ({reason}).",
+        "en": "Top-up of {amount} declined ({reason}).",
+    },
+    "invalid_command": {
+        "fr": "Commande non exécutée : {reason}",
+        "en": "Command not carried out: {reason}",
+    },
+}

@@ -1,0 +1,56 @@
+"""Deliver queued network replies and DMs, with retries and backoff.
+
+Rows are claimed with a lease (SKIP LOCKED on PostgreSQL) so many workers never
+send the same row at once; a worker that dies mid-send leaves the lease to expire
+and the row is retried. Delivery is therefore at-least-once.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import structlog
+
+from envoi.domain.errors import EnvoiError
+from envoi.services.context import Context
+
+log = structlog.get_logger(__name__)
+
+LEASE = timedelta(seconds=60)
+
+
+class Delivery:
+    def __init__(self, ctx: Context) -> None:
+        self.ctx = ctx
+
+    def deliver_due(self, *, limit: int = 50) -> int:
+        now = self.ctx.clock.now()
+        with self.ctx.uow() as uow:
+            rows = uow.notices.claim_due(now, now + LEASE, limit)
+            uow.commit()
+        sent = 0
+        for row in rows:
+            try:
+                gateway = self.ctx.gateway(row["network"])
+                if row["kind"] == "reply":
+                    remote_id = gateway.reply(row["target"], row["text"])
+                else:
+                    remote_id = gateway.direct_message(row["target"], row["text"])
+            except (EnvoiError, OSError, RuntimeError, ValueError) as exc:
+                self._failed(row, exc)
+                continue
+            with self.ctx.uow() as uow:
+                uow.notices.mark_delivered(row["id"], remote_id, self.ctx.clock.now())
+                uow.commit()
+            sent += 1
+        return sent
+
+    def _failed(self, row: dict[str, object], exc: Exception) -> None:
+        attempts = int(str(row["attempts"])) + 1
+        now = self.ctx.clock.now()
+        give_up = attempts >= self.ctx.settings.outbox_max_attempts
+        retry_at = None if give_up else now + timedelta(seconds=min(3600, 2**attempts))
+        log.warning("outbox.failed", outbox_id=row["id"], attempts=attempts, error=str(exc))
+        with self.ctx.uow() as uow:
+            uow.notices.mark_failed(str(row["id"]), repr(exc), retry_at, now)
+            uow.commit()

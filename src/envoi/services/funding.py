@@ -1,0 +1,141 @@
+"""Card top-ups: charge through the processor, then credit the wallet from card clearing.
+
+The top-up row is written before the card is charged (so a crash in between is
+visible and retried with the same request id, which the processor treats as the
+same charge), and credited at most once: a compare-and-set on its status plus a
+ledger transfer whose id is the top-up's.
+"""
+
+from __future__ import annotations
+
+import structlog
+
+from envoi.domain import accounts
+from envoi.domain.errors import EnvoiError, ErrorCode
+from envoi.domain.model import Topup
+from envoi.ledger.model import Transfer
+from envoi.money import Money
+from envoi.services.context import Context
+from envoi.services.ledger_ops import require_ok
+from envoi.services.ports import CardDetails, ChargeResult
+from envoi.services.secrets import new_id
+from envoi.services.unit_of_work import UnitOfWork
+
+log = structlog.get_logger(__name__)
+
+MIN_TOPUP_MINOR = 100
+MAX_TOPUP_MINOR = 2_000_00
+
+
+class Funding:
+    def __init__(self, ctx: Context) -> None:
+        self.ctx = ctx
+
+    def top_up(
+        self, member_id: str, amount_minor: int, card: CardDetails, *, request_key: str | None
+    ) -> Topup:
+        if not MIN_TOPUP_MINOR <= amount_minor <= MAX_TOPUP_MINOR:
+            raise EnvoiError(
+                ErrorCode.AMOUNT_OUT_OF_RANGE,
+                min=Money(MIN_TOPUP_MINOR, self.ctx.settings.currency).format("fr"),
+                max=Money(MAX_TOPUP_MINOR, self.ctx.settings.currency).format("fr"),
+            )
+        amount = Money(amount_minor, self.ctx.settings.currency)
+        key = f"{member_id}:{request_key or new_id('req')}"
+        now = self.ctx.clock.now()
+        pending = Topup(
+            id=new_id("top"),
+            member_id=member_id,
+            amount=amount,
+            status="requires_action",  # overwritten below; "pending" in the table
+            processor=self.ctx.processor.name,
+            processor_ref="",
+            last4=card.number[-4:],
+            decline_code=None,
+            action_url=None,
+            created_at=now,
+        )
+        with self.ctx.uow() as uow:
+            existing = uow.topups.by_key(key)
+            if existing is not None:
+                if existing.amount != amount:
+                    raise EnvoiError(ErrorCode.VALIDATION_ERROR, reason="idempotency key reused")
+                if existing.processor_ref:
+                    return existing
+                pending = existing
+            else:
+                uow.topups.add_pending(pending, key)
+                uow.commit()
+        # The processor is idempotent by our top-up id: a retry never charges twice.
+        charge = self.ctx.processor.charge(pending.id, amount, card)
+        with self.ctx.uow() as uow:
+            topup = self._apply(uow, pending.id, "pending", charge)
+            uow.commit()
+        log.info("topup", topup_id=topup.id, status=topup.status)
+        return topup
+
+    def charge_updated(self, processor_ref: str) -> Topup:
+        """The processor tells us a charge moved (3-D Secure done): credit once."""
+        charge = self.ctx.processor.retrieve(processor_ref)
+        with self.ctx.uow() as uow:
+            topup = uow.topups.by_ref(processor_ref)
+            if topup is None:
+                raise EnvoiError(ErrorCode.TOPUP_NOT_FOUND)
+            if topup.status == "requires_action":
+                topup = self._apply(uow, topup.id, "requires_action", charge)
+            uow.commit()
+        return topup
+
+    def get(self, member_id: str, topup_id: str) -> Topup:
+        with self.ctx.uow() as uow:
+            topup = uow.topups.get(topup_id)
+        if topup is None or topup.member_id != member_id:
+            raise EnvoiError(ErrorCode.TOPUP_NOT_FOUND)
+        return topup
+
+    def _apply(
+        self, uow: UnitOfWork, topup_id: str, from_status: str, charge: ChargeResult
+    ) -> Topup:
+        now = self.ctx.clock.now()
+        moved = uow.topups.settle(
+            topup_id,
+            from_status=from_status,
+            status=charge.status,
+            processor_ref=charge.processor_ref,
+            last4=charge.last4,
+            decline_code=charge.decline_code,
+            action_url=charge.action_url,
+            now=now,
+        )
+        topup = uow.topups.get(topup_id)
+        assert topup is not None
+        if moved and charge.status == "succeeded":
+            currency = topup.amount.currency
+            require_ok(
+                uow.ledger.create_transfers(
+                    [
+                        Transfer(
+                            id=f"{topup.id}:credit",
+                            debit_account_id=accounts.card_clearing(currency),
+                            credit_account_id=accounts.wallet(topup.member_id),
+                            amount=topup.amount.minor,
+                            currency=currency,
+                            code="topup",
+                            reference=topup.id,
+                        )
+                    ]
+                )
+            )
+        if moved and charge.status in ("succeeded", "declined"):
+            uow.notices.notify(
+                topup.member_id,
+                "topup_succeeded" if charge.status == "succeeded" else "topup_declined",
+                {
+                    "amount_minor": topup.amount.minor,
+                    "currency": topup.amount.currency,
+                    "reason": charge.decline_code or "",
+                },
+                intent_id=None,
+                now=now,
+            )
+        return topup

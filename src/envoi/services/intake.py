@@ -1,0 +1,285 @@
+"""From a network post to a payment intent with a hold — or to a reply saying why not.
+
+Every post is stored once (keyed by network and post id) in the same
+transaction as what it causes, so a post delivered twice pays once.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import timedelta
+
+import structlog
+
+from envoi.commands import ParseResult, parse
+from envoi.domain import accounts
+from envoi.domain.errors import EnvoiError, ErrorCode
+from envoi.domain.model import (
+    IntentKind,
+    IntentState,
+    Member,
+    Payee,
+    PayeeKind,
+    PaymentIntent,
+    Privacy,
+)
+from envoi.ledger.model import Transfer, TransferFlags
+from envoi.money import Money
+from envoi.services.announce import Announcer
+from envoi.services.context import Context
+from envoi.services.ledger_ops import require_ok
+from envoi.services.policy import check_limits, fee_for, fee_rule, is_organisation, windows
+from envoi.services.ports import InboundPost, NetworkUser
+from envoi.services.secrets import new_id
+from envoi.services.unit_of_work import UnitOfWork
+
+log = structlog.get_logger(__name__)
+
+
+@dataclass(frozen=True)
+class _Resolved:
+    """The payee as the network knows them, looked up before the transaction opens."""
+
+    user: NetworkUser | None
+
+
+class Intake:
+    """Implements ``InboundPort``: every network adapter delivers here."""
+
+    def __init__(self, ctx: Context) -> None:
+        self.ctx = ctx
+
+    # --- InboundPort -----------------------------------------------------------
+
+    def receive_post(self, post: InboundPost) -> None:
+        settings = self.ctx.settings
+        result = parse(
+            post.text,
+            author=post.author.handle,
+            bot=settings.bot_handle,
+            direct=post.direct,
+            ceiling=Money(settings.amount_ceiling_minor, settings.currency),
+        )
+        # Network I/O (handle lookup) happens before the transaction, never inside it.
+        resolved = self._resolve_user(post, result)
+        now = self.ctx.clock.now()
+        with self.ctx.uow() as uow:
+            if not uow.posts.add_once(post, now):
+                log.info("post.duplicate", network=post.network, post_id=post.post_id)
+                return
+            outcome, intent_id = self._handle(uow, post, result, resolved)
+            uow.posts.set_outcome(post.network, post.post_id, outcome, intent_id)
+            uow.commit()
+        log.info("post.received", network=post.network, post_id=post.post_id, outcome=outcome)
+
+    def receive_deletion(self, network: str, post_id: str) -> None:
+        """A deleted post cancels its payment if it is still awaiting confirmation."""
+        from envoi.services.lifecycle import Lifecycle
+
+        now = self.ctx.clock.now()
+        with self.ctx.uow() as uow:
+            uow.posts.mark_deleted(network, post_id, now)
+            intent = uow.intents.by_source(network, post_id)
+            if intent is not None and intent.state is IntentState.AWAITING_CONFIRMATION:
+                Lifecycle(self.ctx).end_in(uow, intent, IntentState.CANCELLED, now)
+            uow.commit()
+
+    # --- steps -----------------------------------------------------------------
+
+    def _resolve_user(self, post: InboundPost, result: ParseResult) -> _Resolved:
+        if result.payee is None or result.kind not in ("send", "donate", "request"):
+            return _Resolved(None)
+        for user in post.mentions:
+            if user.handle.lower() == result.payee:
+                return _Resolved(user)
+        gateway = self.ctx.gateways.get(post.network)
+        return _Resolved(gateway.lookup_user(result.payee) if gateway else None)
+
+    def _handle(
+        self, uow: UnitOfWork, post: InboundPost, result: ParseResult, resolved: _Resolved
+    ) -> tuple[str, str | None]:
+        if result.kind == "not_a_command":
+            return "ignored", None
+        author = uow.identities.member_for(post.network, post.author.user_id)
+        locale = author.locale if author else self.ctx.settings.default_locale
+        announcer = Announcer(self.ctx, uow, self.ctx.clock.now())
+        try:
+            if result.kind == "invalid":
+                assert result.error is not None
+                raise EnvoiError(result.error, position=result.position)
+            self._check_rate(uow, post)
+            if author is None:
+                raise EnvoiError(ErrorCode.PAYER_NOT_MEMBER)
+            intent, payer = self._open_intent(uow, post, result, resolved, author)
+        except EnvoiError as error:
+            announcer.refusal(post, error, locale)
+            return error.code.value, None
+        announcer.created(intent, payer)
+        return "intent", intent.id
+
+    def _check_rate(self, uow: UnitOfWork, post: InboundPost) -> None:
+        since = self.ctx.clock.now() - timedelta(minutes=1)
+        # This post is already stored, so it counts itself.
+        recent = uow.posts.count_recent(post.network, post.author.user_id, since)
+        if recent > self.ctx.settings.commands_per_minute:
+            raise EnvoiError(ErrorCode.RATE_LIMITED)
+
+    def _payee(
+        self,
+        uow: UnitOfWork,
+        post: InboundPost,
+        result: ParseResult,
+        resolved: _Resolved,
+        author: Member,
+    ) -> tuple[Payee, Member | None]:
+        """Who receives: a member, a network identity (escrow) or a pot."""
+        if result.kind == "pot":
+            assert result.pot is not None
+            pot = uow.pots.by_hashtag(result.pot.lower())
+            if pot is None:
+                raise EnvoiError(ErrorCode.UNKNOWN_POT, pot=result.pot)
+            payee = Payee(PayeeKind.POT, pot.hashtag, pot.title, pot_id=pot.id)
+            return payee, None
+        assert result.payee is not None
+        user = resolved.user
+        if user is None:
+            raise EnvoiError(ErrorCode.UNKNOWN_PAYEE, payee=result.payee)
+        member = uow.identities.member_for(user.network, user.user_id)
+        if member is not None and member.id == author.id:
+            raise EnvoiError(ErrorCode.SELF_PAYMENT)
+        if member is None:
+            payee = Payee(
+                PayeeKind.IDENTITY,
+                user.handle,
+                user.display_name,
+                network=user.network,
+                network_user_id=user.user_id,
+            )
+        else:
+            payee = Payee(
+                PayeeKind.MEMBER,
+                user.handle,
+                member.display_name,
+                member_id=member.id,
+                network=user.network,
+                network_user_id=user.user_id,
+            )
+        return payee, member
+
+    def _open_intent(
+        self,
+        uow: UnitOfWork,
+        post: InboundPost,
+        result: ParseResult,
+        resolved: _Resolved,
+        author: Member,
+    ) -> tuple[PaymentIntent, Member]:
+        settings = self.ctx.settings
+        assert result.amount is not None
+        kind = IntentKind(result.kind)
+        payee, payee_member = self._payee(uow, post, result, resolved, author)
+        payer, requester_id = author, None
+        if kind is IntentKind.DONATE and not is_organisation(payee_member):
+            raise EnvoiError(ErrorCode.PAYEE_NOT_ORGANISATION, payee=payee.handle)
+        if kind is IntentKind.REQUEST:
+            if payee_member is None:
+                raise EnvoiError(ErrorCode.REQUESTEE_NOT_MEMBER, payee=payee.handle)
+            # The asked person pays the author: swap the sides.
+            author_handle = post.author.handle
+            payer, requester_id = payee_member, author.id
+            payee = Payee(
+                PayeeKind.MEMBER,
+                author_handle,
+                author.display_name,
+                member_id=author.id,
+                network=post.network,
+                network_user_id=post.author.user_id,
+            )
+            payee_member = author
+
+        now = self.ctx.clock.now()
+        day, month = windows(now)
+        check_limits(
+            settings,
+            payer,
+            result.amount,
+            to_organisation=is_organisation(payee_member),
+            spent_day=uow.intents.outgoing_total(payer.id, day),
+            spent_month=uow.intents.outgoing_total(payer.id, month),
+        )
+        rule = fee_rule(settings, kind)
+        fee = fee_for(rule, result.amount)
+        privacy = (
+            Privacy.PRIVATE
+            if post.direct
+            else Privacy.most_private(
+                payer.privacy, payee_member.privacy if payee_member else payer.privacy
+            )
+        )
+        intent = PaymentIntent(
+            id=new_id("int"),
+            kind=kind,
+            state=IntentState.AWAITING_CONFIRMATION,
+            payer_member_id=payer.id,
+            payee=payee,
+            amount=result.amount,
+            fee=fee,
+            fee_charged_to=rule.charged_to,
+            privacy=privacy,
+            source_network=post.network,
+            source_post_id=post.post_id,
+            requester_member_id=requester_id,
+            created_at=now,
+            expires_at=now + timedelta(seconds=settings.confirmation_window_s),
+        )
+        if kind is not IntentKind.REQUEST:
+            # A request holds nothing until the asked person agrees.
+            require_ok(
+                uow.ledger.create_transfers(hold_transfers(intent, settings.confirmation_window_s))
+            )
+        uow.intents.add(intent)
+        return intent, payer
+
+
+def destination(intent: PaymentIntent) -> str:
+    """The ledger account the payment credits."""
+    if intent.payee.kind is PayeeKind.POT:
+        assert intent.payee.pot_id is not None
+        return accounts.pot(intent.payee.pot_id)
+    if intent.payee.kind is PayeeKind.IDENTITY:
+        return accounts.escrow(intent.amount.currency)
+    assert intent.payee.member_id is not None
+    return accounts.wallet(intent.payee.member_id)
+
+
+def hold_transfers(intent: PaymentIntent, timeout_s: int) -> list[Transfer]:
+    """The pending payment and, if the payer bears it, its fee: held together or not at all."""
+    fee_by_payer = intent.fee.minor > 0 and intent.fee_charged_to == "payer"
+    # The ledger's own timeout is a safety net a little after the intent's window.
+    timeout = timeout_s + 3600
+    hold = Transfer(
+        id=intent.hold_id,
+        debit_account_id=accounts.wallet(intent.payer_member_id),
+        credit_account_id=destination(intent),
+        amount=intent.amount.minor,
+        currency=intent.amount.currency,
+        code=intent.kind.value,
+        flags=TransferFlags.PENDING
+        | (TransferFlags.LINKED if fee_by_payer else TransferFlags.NONE),
+        timeout_s=timeout,
+        reference=intent.id,
+    )
+    if not fee_by_payer:
+        return [hold]
+    fee = Transfer(
+        id=intent.fee_id,
+        debit_account_id=accounts.wallet(intent.payer_member_id),
+        credit_account_id=accounts.fees(intent.amount.currency),
+        amount=intent.fee.minor,
+        currency=intent.amount.currency,
+        code="fee",
+        flags=TransferFlags.PENDING,
+        timeout_s=timeout,
+        reference=intent.id,
+    )
+    return [hold, fee]

@@ -1,0 +1,273 @@
+"""A payment intent's life after its post: confirm with PIN, cancel, expire, claim, refund.
+
+Each step is one transaction: a compare-and-set on the intent's state, its
+ledger legs and its notifications commit together or not at all.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+import structlog
+
+from envoi.domain import accounts
+from envoi.domain.errors import EnvoiError, ErrorCode
+from envoi.domain.model import IntentKind, IntentState, Member, PayeeKind, PaymentIntent
+from envoi.ledger.model import Transfer
+from envoi.services.announce import Announcer
+from envoi.services.context import Context
+from envoi.services.intake import hold_transfers
+from envoi.services.ledger_ops import require_ok, resolve_pending
+from envoi.services.secrets import verify_pin
+from envoi.services.unit_of_work import UnitOfWork
+
+log = structlog.get_logger(__name__)
+
+
+class Lifecycle:
+    def __init__(self, ctx: Context) -> None:
+        self.ctx = ctx
+
+    # --- the payer acts ----------------------------------------------------------
+
+    def confirm(
+        self,
+        member_id: str,
+        intent_id: str,
+        pin: str,
+        *,
+        expected_amount_minor: int | None = None,
+        expected_payee: str | None = None,
+    ) -> PaymentIntent:
+        """Confirm with the PIN. The PIN unlocks this intent, this amount, this payee only."""
+        settings = self.ctx.settings
+        now = self.ctx.clock.now()
+        with self.ctx.uow() as uow:
+            intent = self._own(uow, member_id, intent_id, payer_only=True)
+            pin_hash, _failures, locked_until = uow.members.pin_state(member_id)
+            if locked_until is not None and locked_until > now:
+                minutes = max(1, int((locked_until - now).total_seconds() // 60) + 1)
+                raise EnvoiError(ErrorCode.PIN_LOCKED, minutes=minutes)
+            if pin_hash is None:
+                raise EnvoiError(ErrorCode.PIN_NOT_SET)
+            if (
+                expected_amount_minor is not None and expected_amount_minor != intent.amount.minor
+            ) or (
+                expected_payee is not None
+                and expected_payee.lstrip("@#").lower() != intent.payee.handle.lower()
+            ):
+                raise EnvoiError(ErrorCode.INTENT_MISMATCH)
+            if not verify_pin(self.ctx.pin_key, member_id, pin, pin_hash):
+                lock_until = now + timedelta(seconds=settings.pin_lockout_s)
+                failures = uow.members.record_pin_failure(
+                    member_id, settings.pin_max_attempts, lock_until
+                )
+                uow.commit()  # the failure must count even though the confirmation fails
+                log.warning("pin.wrong", member_id=member_id, intent_id=intent_id)
+                if failures == 0:  # just locked
+                    raise EnvoiError(
+                        ErrorCode.PIN_LOCKED, minutes=max(1, settings.pin_lockout_s // 60)
+                    )
+                raise EnvoiError(
+                    ErrorCode.WRONG_PIN, remaining=settings.pin_max_attempts - failures
+                )
+            uow.members.reset_pin_failures(member_id)
+            if intent.state is not IntentState.AWAITING_CONFIRMATION:
+                raise EnvoiError(ErrorCode.INTENT_NOT_PENDING, state=intent.state.value)
+            if now >= intent.expires_at:
+                raise EnvoiError(ErrorCode.INTENT_EXPIRED)
+            settled = self._settle(uow, intent, now)
+            uow.commit()
+        log.info("intent.confirmed", intent_id=intent_id, state=settled.state.value)
+        return settled
+
+    def cancel(self, member_id: str, intent_id: str) -> PaymentIntent:
+        now = self.ctx.clock.now()
+        with self.ctx.uow() as uow:
+            intent = self._own(uow, member_id, intent_id, payer_only=False)
+            if intent.state is not IntentState.AWAITING_CONFIRMATION:
+                raise EnvoiError(ErrorCode.INTENT_NOT_PENDING, state=intent.state.value)
+            ended = self.end_in(uow, intent, IntentState.CANCELLED, now)
+            uow.commit()
+        return ended
+
+    # --- jobs --------------------------------------------------------------------
+
+    def expire_due(self, *, limit: int = 100) -> int:
+        """Close confirmation windows that have passed: the holds are voided."""
+        now = self.ctx.clock.now()
+        with self.ctx.uow() as uow:
+            due = uow.intents.due(IntentState.AWAITING_CONFIRMATION, now, limit=limit)
+            for intent in due:
+                self.end_in(uow, intent, IntentState.EXPIRED, now)
+            uow.commit()
+        return len(due)
+
+    def refund_due(self, *, limit: int = 100) -> int:
+        """Give unclaimed escrowed money back to its payer when the claim window ends."""
+        now = self.ctx.clock.now()
+        done = 0
+        with self.ctx.uow() as uow:
+            for intent in uow.intents.due(IntentState.CLAIMABLE, now, limit=limit):
+                if self._release_escrow(
+                    uow, intent, intent.payer_member_id, IntentState.REFUNDED, now
+                ):
+                    payer = self._member(uow, intent.payer_member_id)
+                    Announcer(self.ctx, uow, now).ended(intent, payer, "refunded")
+                    done += 1
+            uow.commit()
+        return done
+
+    def claim_for(self, uow: UnitOfWork, member: Member, network: str, user_id: str) -> int:
+        """Money waiting for a network identity goes to the member who just linked it."""
+        now = self.ctx.clock.now()
+        claimed = 0
+        for intent in uow.intents.claimable_for(network, user_id):
+            if intent.payer_member_id == member.id:
+                # Paying yourself through an unlinked account: just give it back.
+                if self._release_escrow(uow, intent, member.id, IntentState.REFUNDED, now):
+                    Announcer(self.ctx, uow, now).ended(intent, member, "refunded")
+                continue
+            if self._release_escrow(uow, intent, member.id, IntentState.CLAIMED, now):
+                payer = self._member(uow, intent.payer_member_id)
+                Announcer(self.ctx, uow, now).claimed(intent, payer, member)
+                claimed += 1
+        return claimed
+
+    # --- shared steps --------------------------------------------------------------
+
+    def end_in(
+        self, uow: UnitOfWork, intent: PaymentIntent, state: IntentState, now: datetime
+    ) -> PaymentIntent:
+        """Cancel or expire: void the holds, tell the payer nothing was taken."""
+        if not uow.intents.transition(
+            intent.id, IntentState.AWAITING_CONFIRMATION, state, finished_at=now
+        ):
+            raise EnvoiError(ErrorCode.INTENT_NOT_PENDING)
+        if intent.kind is not IntentKind.REQUEST:
+            holds = hold_transfers(intent, self.ctx.settings.confirmation_window_s)
+            outcomes = uow.ledger.create_transfers(resolve_pending(holds, post=False))
+            # The ledger may have voided an old hold itself (its timeout): nothing left to void.
+            if not all(
+                o.ok
+                or o.result.value.startswith("pending_transfer_already")
+                or o.result.value == "pending_transfer_expired"
+                for o in outcomes
+            ):
+                require_ok(outcomes)
+        payer = self._member(uow, intent.payer_member_id)
+        Announcer(self.ctx, uow, now).ended(intent, payer, state.value)
+        ended = uow.intents.get(intent.id)
+        assert ended is not None
+        return ended
+
+    def _settle(self, uow: UnitOfWork, intent: PaymentIntent, now: datetime) -> PaymentIntent:
+        escrowed = intent.payee.kind is PayeeKind.IDENTITY
+        new_state = IntentState.CLAIMABLE if escrowed else IntentState.SETTLED
+        fields: dict[str, object] = {"settled_at": now}
+        if escrowed:
+            fields["claim_expires_at"] = now + timedelta(seconds=self.ctx.settings.claim_window_s)
+        else:
+            fields["finished_at"] = now
+        if not uow.intents.transition(
+            intent.id, IntentState.AWAITING_CONFIRMATION, new_state, **fields
+        ):
+            raise EnvoiError(ErrorCode.INTENT_NOT_PENDING)
+        holds = hold_transfers(intent, self.ctx.settings.confirmation_window_s)
+        transfers = resolve_pending(holds, post=True)
+        if intent.kind is IntentKind.REQUEST:
+            # Nothing was held for a request: hold and post in one go, linked.
+            transfers = [_linked(t) for t in holds] + transfers
+        transfers += self._payee_fee(intent)
+        require_ok(uow.ledger.create_transfers(transfers))
+        payer = self._member(uow, intent.payer_member_id)
+        payee = self._member(uow, intent.payee.member_id) if intent.payee.member_id else None
+        settled = uow.intents.get(intent.id)
+        assert settled is not None
+        announcer = Announcer(self.ctx, uow, now)
+        if escrowed:
+            announcer.claimable(settled, payer)
+        else:
+            announcer.settled(settled, payer, payee)
+        return settled
+
+    def _payee_fee(self, intent: PaymentIntent) -> list[Transfer]:
+        if intent.fee.minor == 0 or intent.fee_charged_to != "payee":
+            return []
+        if intent.payee.kind is PayeeKind.IDENTITY:
+            return []  # taken when the money is claimed
+        from envoi.services.intake import destination
+
+        return [_fee_transfer(intent, destination(intent))]
+
+    def _release_escrow(
+        self,
+        uow: UnitOfWork,
+        intent: PaymentIntent,
+        to_member_id: str,
+        state: IntentState,
+        now: datetime,
+    ) -> bool:
+        fields: dict[str, object] = {"finished_at": now}
+        if state is IntentState.CLAIMED:
+            fields["payee_member_id"] = to_member_id
+        if not uow.intents.transition(intent.id, IntentState.CLAIMABLE, state, **fields):
+            return False  # someone else (another worker, a concurrent claim) got there first
+        currency = intent.amount.currency
+        transfers = [
+            Transfer(
+                id=f"{intent.id}:{state.value}",
+                debit_account_id=accounts.escrow(currency),
+                credit_account_id=accounts.wallet(to_member_id),
+                amount=intent.amount.minor,
+                currency=currency,
+                code=state.value,
+                reference=intent.id,
+            )
+        ]
+        if state is IntentState.CLAIMED and intent.fee_charged_to == "payee" and intent.fee.minor:
+            transfers.append(_fee_transfer(intent, accounts.wallet(to_member_id)))
+        require_ok(uow.ledger.create_transfers(transfers))
+        return True
+
+    def _own(
+        self, uow: UnitOfWork, member_id: str, intent_id: str, *, payer_only: bool
+    ) -> PaymentIntent:
+        intent = uow.intents.get(intent_id)
+        allowed = (
+            {intent.payer_member_id}
+            if intent and payer_only
+            else {intent.payer_member_id, intent.requester_member_id}
+            if intent
+            else set()
+        )
+        if intent is None or member_id not in allowed:
+            # Someone else's intent is as unknown as a missing one.
+            raise EnvoiError(ErrorCode.INTENT_NOT_FOUND)
+        return intent
+
+    @staticmethod
+    def _member(uow: UnitOfWork, member_id: str) -> Member:
+        member = uow.members.get(member_id)
+        assert member is not None, member_id
+        return member
+
+
+def _linked(transfer: Transfer) -> Transfer:
+    from dataclasses import replace
+
+    from envoi.ledger.model import TransferFlags
+
+    return replace(transfer, flags=transfer.flags | TransferFlags.LINKED)
+
+
+def _fee_transfer(intent: PaymentIntent, debit_account: str) -> Transfer:
+    return Transfer(
+        id=f"{intent.id}:payee_fee",
+        debit_account_id=debit_account,
+        credit_account_id=accounts.fees(intent.amount.currency),
+        amount=intent.fee.minor,
+        currency=intent.amount.currency,
+        code="fee",
+        reference=intent.id,
+    )

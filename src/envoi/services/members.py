@@ -1,0 +1,199 @@
+"""Members: sign-up, sign-in, PIN, preferences, linked network identities, pots."""
+
+from __future__ import annotations
+
+import re
+from datetime import timedelta
+
+import structlog
+
+from envoi.domain import accounts
+from envoi.domain.errors import EnvoiError, ErrorCode
+from envoi.domain.model import Identity, Locale, Member, MemberKind, Pot, Privacy
+from envoi.ledger.model import Account, AccountFlags, CreateAccountResult
+from envoi.money import Money
+from envoi.services.context import Context
+from envoi.services.lifecycle import Lifecycle
+from envoi.services.secrets import (
+    check_pin_format,
+    hash_password,
+    hash_pin,
+    new_id,
+    new_token,
+    token_digest,
+    verify_password,
+)
+
+log = structlog.get_logger(__name__)
+
+_EMAIL = re.compile(r"[^@\s]+@[^@\s]+\.[^@\s]+")
+_HASHTAG = re.compile(r"[A-Za-z0-9_]{2,50}")
+# A fixed hash to verify against when the e-mail is unknown, so timing does not tell.
+_DUMMY_HASH = hash_password("envoi-timing-equaliser")
+
+
+class Members:
+    def __init__(self, ctx: Context) -> None:
+        self.ctx = ctx
+
+    def register(
+        self,
+        *,
+        email: str,
+        password: str,
+        display_name: str,
+        locale: Locale,
+        kind: MemberKind = MemberKind.PERSON,
+        verified: bool = False,
+        privacy: Privacy = Privacy.PUBLIC,
+    ) -> Member:
+        email = email.strip().lower()
+        if not _EMAIL.fullmatch(email):
+            raise EnvoiError(ErrorCode.VALIDATION_ERROR, reason="email")
+        if len(password) < 8:
+            raise EnvoiError(ErrorCode.VALIDATION_ERROR, reason="password (8+)")
+        display_name = display_name.strip()
+        if not 1 <= len(display_name) <= 100:
+            raise EnvoiError(ErrorCode.VALIDATION_ERROR, reason="display_name")
+        member_id = new_id("mem")
+        password_hash = hash_password(password)
+        now = self.ctx.clock.now()
+        with self.ctx.uow() as uow:
+            if not uow.members.add(
+                member_id=member_id,
+                email=email,
+                password_hash=password_hash,
+                display_name=display_name,
+                locale=locale,
+                kind=kind,
+                verified=verified,
+                privacy=privacy,
+                now=now,
+            ):
+                raise EnvoiError(ErrorCode.EMAIL_TAKEN)
+            wallet = Account(
+                accounts.wallet(member_id),
+                self.ctx.settings.currency,
+                "wallet",
+                AccountFlags.DEBITS_MUST_NOT_EXCEED_CREDITS,
+            )
+            (result,) = uow.ledger.create_accounts([wallet])
+            assert result is CreateAccountResult.OK, result
+            member = uow.members.get(member_id)
+            assert member is not None
+            uow.commit()
+        log.info("member.registered", member_id=member_id)
+        return member
+
+    def issue_token(self, email: str, password: str) -> str:
+        now = self.ctx.clock.now()
+        with self.ctx.uow() as uow:
+            found = uow.members.credentials(email.strip().lower())
+            if found is None:
+                verify_password(_DUMMY_HASH, password)
+                raise EnvoiError(ErrorCode.INVALID_CREDENTIALS)
+            member_id, password_hash = found
+            if not verify_password(password_hash, password):
+                raise EnvoiError(ErrorCode.INVALID_CREDENTIALS)
+            token = new_token()
+            expires = now + timedelta(seconds=self.ctx.settings.token_ttl_s)
+            uow.members.add_token(token_digest(token), member_id, now, expires)
+            uow.commit()
+        return token
+
+    def authenticate(self, token: str) -> Member:
+        with self.ctx.uow() as uow:
+            member = uow.members.member_for_token(token_digest(token), self.ctx.clock.now())
+        if member is None:
+            raise EnvoiError(ErrorCode.UNAUTHENTICATED)
+        return member
+
+    def get(self, member_id: str) -> Member:
+        with self.ctx.uow() as uow:
+            member = uow.members.get(member_id)
+        if member is None:
+            raise EnvoiError(ErrorCode.NOT_FOUND)
+        return member
+
+    def set_pin(self, member_id: str, pin: str) -> None:
+        check_pin_format(pin)
+        with self.ctx.uow() as uow:
+            uow.members.set_pin(member_id, hash_pin(self.ctx.pin_key, member_id, pin))
+            uow.commit()
+
+    def update_profile(
+        self,
+        member_id: str,
+        *,
+        privacy: Privacy | None = None,
+        locale: Locale | None = None,
+        display_name: str | None = None,
+    ) -> Member:
+        with self.ctx.uow() as uow:
+            uow.members.update_profile(
+                member_id, privacy=privacy, locale=locale, display_name=display_name
+            )
+            member = uow.members.get(member_id)
+            assert member is not None
+            uow.commit()
+        return member
+
+    def link_identity(self, member_id: str, network: str, token: str) -> Identity:
+        """Prove ownership on the network (its OAuth flow), then link; claim what was waiting."""
+        user = self.ctx.gateway(network).verify_link(token)
+        now = self.ctx.clock.now()
+        identity = Identity(
+            id=new_id("idn"),
+            member_id=member_id,
+            network=network,
+            network_user_id=user.user_id,
+            handle=user.handle,
+            display_name=user.display_name,
+            linked_at=now,
+        )
+        with self.ctx.uow() as uow:
+            if not uow.identities.add(identity):
+                raise EnvoiError(ErrorCode.IDENTITY_ALREADY_LINKED)
+            member = uow.members.get(member_id)
+            assert member is not None
+            claimed = Lifecycle(self.ctx).claim_for(uow, member, network, user.user_id)
+            uow.commit()
+        log.info("identity.linked", member_id=member_id, network=network, claimed=claimed)
+        return identity
+
+    def identities(self, member_id: str) -> list[Identity]:
+        with self.ctx.uow() as uow:
+            return uow.identities.of_member(member_id)
+
+    def create_pot(
+        self, member_id: str, *, hashtag: str, title: str, goal_minor: int | None
+    ) -> Pot:
+        tag = hashtag.lstrip("#")
+        if not _HASHTAG.fullmatch(tag) or tag.isdigit():
+            raise EnvoiError(ErrorCode.VALIDATION_ERROR, reason="hashtag")
+        if goal_minor is not None and goal_minor <= 0:
+            raise EnvoiError(ErrorCode.VALIDATION_ERROR, reason="goal_minor")
+        currency = self.ctx.settings.currency
+        pot = Pot(
+            id=new_id("pot"),
+            hashtag=tag.lower(),
+            title=title.strip() or tag,
+            owner_member_id=member_id,
+            goal=Money(goal_minor, currency) if goal_minor else None,
+            created_at=self.ctx.clock.now(),
+        )
+        with self.ctx.uow() as uow:
+            if not uow.pots.add(pot, currency):
+                raise EnvoiError(ErrorCode.VALIDATION_ERROR, reason="hashtag taken")
+            uow.ledger.create_accounts(
+                [
+                    Account(
+                        accounts.pot(pot.id),
+                        currency,
+                        "pot",
+                        AccountFlags.DEBITS_MUST_NOT_EXCEED_CREDITS,
+                    )
+                ]
+            )
+            uow.commit()
+        return pot

@@ -1,0 +1,236 @@
+"""What the services need from storage: repositories inside one transaction.
+
+``with uow_factory() as uow: …; uow.commit()`` — leaving the block without
+``commit()`` rolls everything back, ledger legs and outbox rows included.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import datetime
+from types import TracebackType
+from typing import Any, Protocol, Self
+
+from envoi.domain.model import (
+    Identity,
+    IntentState,
+    Member,
+    MemberKind,
+    PaymentIntent,
+    Pot,
+    Privacy,
+    Topup,
+)
+from envoi.services.ports import InboundPost, LedgerStore
+
+
+class MemberRepo(Protocol):
+    def add(
+        self,
+        *,
+        member_id: str,
+        email: str,
+        password_hash: str,
+        display_name: str,
+        locale: str,
+        kind: MemberKind,
+        verified: bool,
+        privacy: Privacy,
+        now: datetime,
+    ) -> bool:
+        """False when the e-mail is taken."""
+        ...
+
+    def get(self, member_id: str) -> Member | None: ...
+
+    def credentials(self, email: str) -> tuple[str, str] | None:
+        """(member id, password hash) for an e-mail."""
+        ...
+
+    def pin_state(self, member_id: str) -> tuple[str | None, int, datetime | None]:
+        """(pin hash, consecutive failures, locked until)."""
+        ...
+
+    def set_pin(self, member_id: str, pin_hash: str) -> None: ...
+
+    def record_pin_failure(self, member_id: str, max_attempts: int, lock_until: datetime) -> int:
+        """Count one wrong PIN atomically; at ``max_attempts`` lock and reset. Returns failures."""
+        ...
+
+    def reset_pin_failures(self, member_id: str) -> None: ...
+
+    def update_profile(
+        self,
+        member_id: str,
+        *,
+        privacy: Privacy | None,
+        locale: str | None,
+        display_name: str | None,
+    ) -> None: ...
+
+    def add_token(
+        self, token_hash: str, member_id: str, now: datetime, expires: datetime
+    ) -> None: ...
+
+    def member_for_token(self, token_hash: str, now: datetime) -> Member | None: ...
+
+    def by_email(self, email: str) -> Member | None: ...
+
+
+class IdentityRepo(Protocol):
+    def add(self, identity: Identity) -> bool:
+        """False when this network account is already linked."""
+        ...
+
+    def member_for(self, network: str, network_user_id: str) -> Member | None: ...
+
+    def of_member(self, member_id: str) -> list[Identity]: ...
+
+    def first_of_member(self, member_id: str, network: str | None = None) -> Identity | None: ...
+
+    def update_handle(self, network: str, network_user_id: str, handle: str, name: str) -> None: ...
+
+
+class PotRepo(Protocol):
+    def add(self, pot: Pot, currency: str) -> bool: ...
+
+    def by_hashtag(self, hashtag: str) -> Pot | None: ...
+
+    def get(self, pot_id: str) -> Pot | None: ...
+
+    def of_member(self, member_id: str) -> list[Pot]: ...
+
+
+class IntentRepo(Protocol):
+    def add(self, intent: PaymentIntent) -> None: ...
+
+    def get(self, intent_id: str) -> PaymentIntent | None: ...
+
+    def by_source(self, network: str, post_id: str) -> PaymentIntent | None: ...
+
+    def transition(
+        self, intent_id: str, from_state: IntentState, to_state: IntentState, **fields: Any
+    ) -> bool:
+        """Compare-and-set the state: False if another actor moved it first (no lost update)."""
+        ...
+
+    def for_member(
+        self, member_id: str, *, state: IntentState | None = None, limit: int = 100
+    ) -> list[PaymentIntent]:
+        """Intents the member pays, or is paid by, or requested; newest first."""
+        ...
+
+    def to_confirm(self, member_id: str) -> list[PaymentIntent]: ...
+
+    def claimable_for(self, network: str, network_user_id: str) -> list[PaymentIntent]: ...
+
+    def due(self, state: IntentState, now: datetime, *, limit: int) -> list[PaymentIntent]:
+        """Intents in ``state`` whose window has closed, claimed with SKIP LOCKED where possible."""
+        ...
+
+    def outgoing_total(self, payer_member_id: str, since: datetime) -> int:
+        """Minor units committed by this payer since ``since`` (pending or done)."""
+        ...
+
+
+class InboundPostRepo(Protocol):
+    def add_once(self, post: InboundPost, now: datetime) -> bool:
+        """Store a post; False if this (network, post id) was already stored."""
+        ...
+
+    def set_outcome(
+        self, network: str, post_id: str, outcome: str, intent_id: str | None
+    ) -> None: ...
+
+    def mark_deleted(self, network: str, post_id: str, now: datetime) -> bool: ...
+
+    def count_recent(self, network: str, author_user_id: str, since: datetime) -> int: ...
+
+
+class TopupRepo(Protocol):
+    def add_pending(self, topup: Topup, request_key: str) -> bool: ...
+
+    def by_key(self, request_key: str) -> Topup | None: ...
+
+    def by_ref(self, processor_ref: str) -> Topup | None: ...
+
+    def get(self, topup_id: str) -> Topup | None: ...
+
+    def settle(
+        self,
+        topup_id: str,
+        *,
+        from_status: str,
+        status: str,
+        processor_ref: str,
+        last4: str,
+        decline_code: str | None,
+        action_url: str | None,
+        now: datetime,
+    ) -> bool: ...
+
+    def of_member(self, member_id: str, limit: int = 100) -> list[Topup]: ...
+
+
+class NoticeRepo(Protocol):
+    def notify(
+        self,
+        member_id: str,
+        code: str,
+        params: dict[str, Any],
+        *,
+        intent_id: str | None,
+        now: datetime,
+    ) -> None: ...
+
+    def enqueue(
+        self, *, kind: str, network: str, target: str, text: str, dedupe_key: str, now: datetime
+    ) -> None:
+        """Queue a network reply or DM; a second row with the same dedupe key is dropped."""
+        ...
+
+    def notifications(self, member_id: str, limit: int = 50) -> list[dict[str, Any]]: ...
+
+    def claim_due(
+        self, now: datetime, lease_until: datetime, limit: int
+    ) -> list[dict[str, Any]]: ...
+
+    def mark_delivered(self, outbox_id: str, remote_id: str, now: datetime) -> None: ...
+
+    def mark_failed(
+        self, outbox_id: str, error: str, retry_at: datetime | None, now: datetime
+    ) -> None: ...
+
+
+class UnitOfWork(Protocol):
+    # Read-only members: an implementation may hold more specific repository types.
+    @property
+    def ledger(self) -> LedgerStore: ...
+    @property
+    def members(self) -> MemberRepo: ...
+    @property
+    def identities(self) -> IdentityRepo: ...
+    @property
+    def pots(self) -> PotRepo: ...
+    @property
+    def intents(self) -> IntentRepo: ...
+    @property
+    def posts(self) -> InboundPostRepo: ...
+    @property
+    def topups(self) -> TopupRepo: ...
+    @property
+    def notices(self) -> NoticeRepo: ...
+
+    def __enter__(self) -> Self: ...
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None: ...
+
+    def commit(self) -> None: ...
+
+
+UnitOfWorkFactory = Callable[[], UnitOfWork]

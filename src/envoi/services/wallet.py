@@ -1,0 +1,111 @@
+"""What a member reads: balance, payments to confirm, history, notifications."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from envoi.domain import accounts
+from envoi.domain.model import IntentState, PaymentIntent
+from envoi.ledger.model import AccountBalance
+from envoi.services.announce import render_notification
+from envoi.services.context import Context
+
+
+@dataclass(frozen=True)
+class Movement:
+    """One line of history, from the member's point of view."""
+
+    id: str
+    type: str  # "payment" or "topup"
+    kind: str  # send, donate, request, pot, topup
+    direction: str  # "in" or "out"
+    amount_minor: int
+    fee_minor: int
+    currency: str
+    counterparty_handle: str
+    counterparty_name: str
+    state: str
+    at: datetime
+
+
+class Wallet:
+    def __init__(self, ctx: Context) -> None:
+        self.ctx = ctx
+
+    def balance(self, member_id: str) -> AccountBalance:
+        with self.ctx.uow() as uow:
+            return uow.ledger.balance(accounts.wallet(member_id))
+
+    def to_confirm(self, member_id: str) -> list[PaymentIntent]:
+        with self.ctx.uow() as uow:
+            return uow.intents.to_confirm(member_id)
+
+    def intents(self, member_id: str, state: IntentState | None) -> list[PaymentIntent]:
+        with self.ctx.uow() as uow:
+            return uow.intents.for_member(member_id, state=state)
+
+    def intent(self, member_id: str, intent_id: str) -> PaymentIntent | None:
+        with self.ctx.uow() as uow:
+            intent = uow.intents.get(intent_id)
+        parties = (
+            {intent.payer_member_id, intent.payee.member_id, intent.requester_member_id}
+            if intent
+            else set()
+        )
+        return intent if member_id in parties else None
+
+    def history(self, member_id: str, limit: int = 100) -> list[Movement]:
+        with self.ctx.uow() as uow:
+            intents = uow.intents.for_member(member_id, limit=limit)
+            topups = uow.topups.of_member(member_id, limit=limit)
+            payer_names = {i.payer_member_id: uow.members.get(i.payer_member_id) for i in intents}
+        lines: list[Movement] = []
+        for intent in intents:
+            outgoing = intent.payer_member_id == member_id
+            payer = payer_names.get(intent.payer_member_id)
+            lines.append(
+                Movement(
+                    id=intent.id,
+                    type="payment",
+                    kind=intent.kind.value,
+                    direction="out" if outgoing else "in",
+                    amount_minor=intent.amount.minor,
+                    fee_minor=intent.fee.minor,
+                    currency=intent.amount.currency,
+                    counterparty_handle=intent.payee.handle if outgoing else "",
+                    counterparty_name=intent.payee.display_name
+                    if outgoing
+                    else (payer.display_name if payer else ""),
+                    state=intent.state.value,
+                    at=intent.settled_at or intent.created_at,
+                )
+            )
+        for topup in topups:
+            lines.append(
+                Movement(
+                    id=topup.id,
+                    type="topup",
+                    kind="topup",
+                    direction="in",
+                    amount_minor=topup.amount.minor,
+                    fee_minor=0,
+                    currency=topup.amount.currency,
+                    counterparty_handle="",
+                    counterparty_name=f"•••• {topup.last4}" if topup.last4 else "",
+                    state=topup.status,
+                    at=topup.created_at,
+                )
+            )
+        lines.sort(key=lambda m: m.at, reverse=True)
+        return lines[:limit]
+
+    def notifications(self, member_id: str) -> list[dict[str, Any]]:
+        with self.ctx.uow() as uow:
+            member = uow.members.get(member_id)
+            rows = uow.notices.notifications(member_id)
+        locale = member.locale if member else self.ctx.settings.default_locale
+        return [
+            {**row, "text": render_notification(row["code"], row["params"], locale)} for row in rows
+        ]

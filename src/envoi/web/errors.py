@@ -1,0 +1,81 @@
+"""The only place error codes become HTTP statuses and translated JSON."""
+
+from __future__ import annotations
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from envoi.domain.errors import EnvoiError, ErrorCode
+from envoi.domain.messages import pick_locale, render_error
+from envoi.domain.model import Locale
+
+STATUS: dict[ErrorCode, int] = {
+    ErrorCode.VALIDATION_ERROR: 422,
+    ErrorCode.INVALID_PIN_FORMAT: 422,
+    ErrorCode.AMOUNT_OUT_OF_RANGE: 422,
+    ErrorCode.UNKNOWN_NETWORK: 422,
+    ErrorCode.INVALID_HANDLE: 422,
+    ErrorCode.INVALID_NETWORK_TOKEN: 422,
+    ErrorCode.UNAUTHENTICATED: 401,
+    ErrorCode.INVALID_CREDENTIALS: 401,
+    ErrorCode.FORBIDDEN: 403,
+    ErrorCode.WRONG_PIN: 403,
+    ErrorCode.PIN_LOCKED: 423,
+    ErrorCode.NOT_FOUND: 404,
+    ErrorCode.INTENT_NOT_FOUND: 404,
+    ErrorCode.TOPUP_NOT_FOUND: 404,
+    ErrorCode.POST_NOT_FOUND: 404,
+    ErrorCode.EMAIL_TAKEN: 409,
+    ErrorCode.HANDLE_TAKEN: 409,
+    ErrorCode.IDENTITY_ALREADY_LINKED: 409,
+    ErrorCode.PIN_NOT_SET: 409,
+    ErrorCode.INTENT_NOT_PENDING: 409,
+    ErrorCode.INTENT_MISMATCH: 409,
+    ErrorCode.INSUFFICIENT_FUNDS: 409,
+    ErrorCode.INTENT_EXPIRED: 410,
+    ErrorCode.RATE_LIMITED: 429,
+}
+
+
+def request_locale(request: Request) -> Locale:
+    member = getattr(request.state, "member", None)
+    if member is not None:
+        locale: Locale = member.locale
+        return locale
+    return pick_locale(request.headers.get("accept-language"), "en")
+
+
+def error_body(error: EnvoiError, locale: Locale) -> dict[str, object]:
+    body: dict[str, object] = {"code": error.code.value, "message": render_error(error, locale)}
+    details = {k: v for k, v in error.params.items() if isinstance(v, str | int)}
+    if details:
+        body["details"] = details
+    return {"error": body}
+
+
+def install(app: FastAPI) -> None:
+    @app.exception_handler(EnvoiError)
+    async def envoi_error(request: Request, exc: EnvoiError) -> JSONResponse:
+        status = STATUS.get(exc.code, 400)
+        return JSONResponse(error_body(exc, request_locale(request)), status_code=status)
+
+    @app.exception_handler(RequestValidationError)
+    async def validation_error(request: Request, exc: RequestValidationError) -> JSONResponse:
+        fields = ", ".join(
+            ".".join(str(p) for p in err.get("loc", ()) if p != "body") or "body"
+            for err in exc.errors()
+        )
+        error = EnvoiError(ErrorCode.VALIDATION_ERROR, reason=fields)
+        return JSONResponse(error_body(error, request_locale(request)), status_code=422)
+
+    @app.exception_handler(StarletteHTTPException)
+    async def http_error(request: Request, exc: StarletteHTTPException) -> JSONResponse:
+        code = ErrorCode.NOT_FOUND if exc.status_code == 404 else ErrorCode.VALIDATION_ERROR
+        error = EnvoiError(code, reason=str(exc.detail))
+        return JSONResponse(
+            error_body(error, request_locale(request)),
+            status_code=exc.status_code,
+            headers=getattr(exc, "headers", None),
+        )

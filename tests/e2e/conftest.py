@@ -1,0 +1,61 @@
+"""Live servers for the end-to-end tests: SQLite always, PostgreSQL too when configured."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from tests.databases import create_pg_database, drop_pg_database
+from tests.e2e.people import OPEN_CLIENTS
+from tests.e2e.server import Server, running_server
+
+PG_URL = os.environ.get("ENVOI_TEST_DATABASE_URL")
+BACKENDS = ["sqlite", "postgresql"] if PG_URL else ["sqlite"]
+
+
+@pytest.fixture(scope="module", params=BACKENDS)
+def backend_url(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[str]:
+    if request.param == "postgresql":
+        assert PG_URL is not None
+        url, name = create_pg_database(PG_URL)
+        yield url
+        drop_pg_database(PG_URL, name)
+    else:
+        path: Path = tmp_path_factory.mktemp("e2e") / "envoi.db"
+        yield f"sqlite:///{path}"
+
+
+@pytest.fixture(scope="module")
+def server(backend_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
+    """The service as ``make run`` starts it, with its default windows and limits."""
+    with running_server(backend_url, tmp_path_factory.mktemp("logs")) as live:
+        yield live
+    result = live.cli("ledger", "check")
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+@pytest.fixture(scope="module")
+def fast_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
+    """Short confirmation (4 s) and claim (3 s) windows, to watch expiry and refunds happen for real."""
+    path = tmp_path_factory.mktemp("e2e-fast") / "envoi.db"
+    with running_server(
+        f"sqlite:///{path}",
+        tmp_path_factory.mktemp("logs"),
+        confirmation_window_s="4",
+        claim_window_s="3",
+    ) as live:
+        yield live
+    result = live.cli("ledger", "check")
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+@pytest.fixture(autouse=True)
+def _close_clients() -> Iterator[None]:
+    yield
+    while OPEN_CLIENTS:
+        OPEN_CLIENTS.pop().close()
