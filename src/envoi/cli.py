@@ -26,12 +26,13 @@ def _safe_url(url: str) -> str:
     return make_url(url).render_as_string(hide_password=True)
 
 
-def _configure_logging(settings: Settings) -> None:
+def _configure_logging(settings: Settings, quiet: bool = False) -> None:
+    """Structured logs at ENVOI_LOG_LEVEL; one-shot commands stay quiet below warnings."""
     import logging
 
     import structlog
 
-    level = logging.getLevelName(settings.log_level.upper())
+    level = logging.getLevelName("WARNING" if quiet else settings.log_level.upper())
     structlog.configure(
         wrapper_class=structlog.make_filtering_bound_logger(
             level if isinstance(level, int) else logging.INFO
@@ -111,7 +112,7 @@ def demo(
     from envoi.demo import PASSWORD, PIN, already_seeded, seed
 
     settings = get_settings()
-    _configure_logging(settings)
+    _configure_logging(settings, quiet=True)
     upgrade(settings.database_url)
     envoi = bootstrap(settings)
     if already_seeded(envoi):
@@ -179,6 +180,7 @@ def sandbox_post(
     from envoi.bootstrap import bootstrap, prepare
 
     settings = get_settings()
+    _configure_logging(settings, quiet=True)
     envoi = bootstrap(settings)
     prepare(envoi)
     account = envoi.sandbox.get_by_handle(as_.lstrip("@"))

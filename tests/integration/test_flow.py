@@ -237,3 +237,61 @@ def test_outbox_retries_then_delivers(world: World, engine: Engine) -> None:
         row = conn.execute(select(outbox.c.attempts, outbox.c.delivered_at)).one()
     assert row.attempts == 2
     assert row.delivered_at is not None
+
+
+def test_top_up_is_idempotent_and_survives_a_crash(
+    world: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from envoi.services.funding import Funding
+    from tests.integration.flow_app import CARD
+
+    alice = world.person("alice")
+    funding = world.app.funding
+    first = funding.top_up(alice.member.id, 10_00, CARD, request_key="k1")
+    again = funding.top_up(alice.member.id, 10_00, CARD, request_key="k1")
+    assert again.id == first.id
+    assert world.posted(alice) == 10_00
+    with pytest.raises(EnvoiError) as conflict:
+        funding.top_up(alice.member.id, 11_00, CARD, request_key="k1")
+    assert conflict.value.code is ErrorCode.IDEMPOTENCY_CONFLICT
+
+    # The card is charged, then the process dies before the wallet is credited.
+    real_apply = Funding._apply
+
+    def crash(*args: object, **kwargs: object) -> None:
+        raise RuntimeError("power cut")
+
+    monkeypatch.setattr(Funding, "_apply", crash)
+    with pytest.raises(RuntimeError):
+        funding.top_up(alice.member.id, 5_00, CARD, request_key="k2")
+    assert world.posted(alice) == 10_00
+    # The client retries with the same key: the processor returns the same charge, credited once.
+    monkeypatch.setattr(Funding, "_apply", real_apply)
+    retried = funding.top_up(alice.member.id, 5_00, CARD, request_key="k2")
+    assert retried.status == "succeeded"
+    funding.top_up(alice.member.id, 5_00, CARD, request_key="k2")
+    assert world.posted(alice) == 15_00
+
+
+def test_crash_inside_a_confirmation_leaves_nothing_half_done(
+    world: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from envoi.services.announce import Announcer
+
+    alice = world.person("alice", funds=20_00)
+    bob = world.person("bob")
+    world.post(alice, f"@{BOT} #envoyer 5€ @bob")
+    (intent_id,) = world.pending(alice)
+
+    def crash(*args: object, **kwargs: object) -> None:
+        raise RuntimeError("crash after the ledger legs, before the notifications")
+
+    monkeypatch.setattr(Announcer, "settled", crash)
+    with pytest.raises(RuntimeError):
+        world.app.lifecycle.confirm(alice.member.id, intent_id, PIN)
+    # Rolled back as one: state, ledger legs and outbox together.
+    assert world.pending(alice) == [intent_id]
+    assert (world.posted(alice), world.available(alice), world.posted(bob)) == (20_00, 15_00, 0)
+    monkeypatch.undo()
+    assert world.app.lifecycle.confirm(alice.member.id, intent_id, PIN).state is IntentState.SETTLED
+    assert world.posted(bob) == 5_00

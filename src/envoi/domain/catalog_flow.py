@@ -123,6 +123,10 @@ FLOW_ERRORS: dict[ErrorCode, dict[str, str]] = {
         "en": "Invalid card number.",
     },
     ErrorCode.CARD_EXPIRED: {"fr": "Carte expirée.", "en": "Card expired."},
+    ErrorCode.IDEMPOTENCY_CONFLICT: {
+        "fr": "Cette clé d'idempotence a déjà servi pour une autre demande.",
+        "en": "This idempotency key was already used for a different request.",
+    },
     ErrorCode.TOPUP_NOT_FOUND: {"fr": "Rechargement introuvable.", "en": "Top-up not found."},
     ErrorCode.AMOUNT_OUT_OF_RANGE: {
         "fr": "Montant hors limites : entre {min} et {max}.",

@@ -59,7 +59,7 @@ class Funding:
             existing = uow.topups.by_key(key)
             if existing is not None:
                 if existing.amount != amount:
-                    raise EnvoiError(ErrorCode.VALIDATION_ERROR, reason="idempotency key reused")
+                    raise EnvoiError(ErrorCode.IDEMPOTENCY_CONFLICT)
                 if existing.processor_ref:
                     return existing
                 pending = existing

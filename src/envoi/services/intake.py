@@ -138,7 +138,8 @@ class Intake:
             pot = uow.pots.by_hashtag(result.pot.lower())
             if pot is None:
                 raise EnvoiError(ErrorCode.UNKNOWN_POT, pot=result.pot)
-            payee = Payee(PayeeKind.POT, pot.hashtag, pot.title, pot_id=pot.id)
+            # Shown as the author wrote it (#AnnivJulie); matched case-insensitively.
+            payee = Payee(PayeeKind.POT, result.pot, pot.title, pot_id=pot.id)
             return payee, None
         assert result.payee is not None
         user = resolved.user

@@ -28,6 +28,7 @@ STATUS: dict[ErrorCode, int] = {
     ErrorCode.TOPUP_NOT_FOUND: 404,
     ErrorCode.POST_NOT_FOUND: 404,
     ErrorCode.EMAIL_TAKEN: 409,
+    ErrorCode.IDEMPOTENCY_CONFLICT: 409,
     ErrorCode.HANDLE_TAKEN: 409,
     ErrorCode.IDENTITY_ALREADY_LINKED: 409,
     ErrorCode.PIN_NOT_SET: 409,
