@@ -91,6 +91,7 @@ class HashToken:
     end: int
     sigil: str
     tag: str
+    glued: bool  # a character that reads as part of the word follows: "#pot＿x", "#pot²"
 
 
 def _is_hashtag_alpha(char: str) -> bool:
@@ -103,7 +104,10 @@ def _is_hashtag_alnum(char: str) -> bool:
 
 
 def _is_word_char(char: str) -> bool:
-    return char == "_" or char.isalnum() or unicodedata.category(char)[0] == "M"
+    """Could continue a handle to a reader's eye: letters, marks, digits of any script,
+    and connector punctuation (``_`` and its fullwidth twin ``＿``)."""
+    category = unicodedata.category(char)
+    return category[0] in "LMN" or category == "Pc"
 
 
 def _mention_may_start(text: str, at: int) -> bool:
@@ -170,7 +174,8 @@ def scan_hashtags(text: str) -> list[HashToken]:
             continue
         if text[end : end + 1] in ("#", "＃") or text.startswith("://", end):
             continue
-        tokens.append(HashToken(index, end, sigil, tag))
+        glued = end < len(text) and _is_word_char(text[end])
+        tokens.append(HashToken(index, end, sigil, tag, glued))
     return tokens
 
 

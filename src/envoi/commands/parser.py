@@ -95,11 +95,11 @@ def _frame(text: str, bot: str, direct: bool) -> _Frame | None:
     blocked = quote_spans(text) + url_spans(text)
     at_tokens = [t for t in scan_at_tokens(text) if not overlaps(t.start, t.end, blocked)]
     hashtags = [h for h in scan_hashtags(text) if not overlaps(h.start, h.end, blocked)]
-    # Ours only in plain ASCII: "#ｅnvoyer" or "#еnvoyer" (Cyrillic е) is someone else's.
+    # Ours only in plain ASCII: "#ｅnvoyer", "#еnvoyer" (Cyrillic е), "#envoyer＿" are not.
     commands = [
         h
         for h in hashtags
-        if h.sigil == "#" and h.tag.isascii() and h.tag.lower() in COMMAND_HASHTAGS
+        if h.sigil == "#" and h.tag.isascii() and not h.glued and h.tag.lower() in COMMAND_HASHTAGS
     ]
     bots = [t for t in at_tokens if t.proper and t.run.lower() == bot]
     if not commands or not (bots or direct):
@@ -166,7 +166,7 @@ def _pot(frame: _Frame) -> tuple[str | None, ErrorCode | None, int | None]:
     for tag in frame.hashtags:
         if tag is command:
             continue
-        if tag.sigil != "#" or any(is_confusable(char) for char in tag.tag):
+        if tag.sigil != "#" or tag.glued or any(is_confusable(char) for char in tag.tag):
             return None, ErrorCode.LOOKALIKE_CHARACTERS, tag.start
         names.setdefault(tag.tag.lower(), tag)
     if not names:
