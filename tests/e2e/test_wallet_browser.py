@@ -1,0 +1,379 @@
+"""The web wallet in a real Chromium, against the real server started as ``envoi run``.
+
+Seeding goes through the public JSON API and the sandbox network over HTTP, as
+people and networks would; the browser then does what a member does: sign in,
+review a payment posted on the network, mistype the PIN, confirm, and see the
+money arrive on the other side. Chromium is the system's (/usr/bin/chromium):
+these tests never download a browser.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, TypeVar
+
+import httpx
+import pytest
+from playwright.sync_api import Browser, BrowserContext, Page, expect, sync_playwright
+
+from envoi.money import Money
+
+pytestmark = pytest.mark.browser
+
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
+SCREENSHOT = Path("/tmp/envoi-confirm.png")  # noqa: S108 - a fixed path people look at
+PASSWORD = "correct horse battery"
+ALICE_PIN, BOB_PIN = "4821", "7395"
+FIVE_EUROS_FR = Money(500, "EUR").format("fr")  # "5,00 €" with the narrow spaces babel uses
+T = TypeVar("T")
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+def _eventually(probe: Callable[[], T | None], timeout: float = 15.0) -> T:
+    deadline = time.monotonic() + timeout
+    while True:
+        value = probe()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise AssertionError(f"not true within {timeout}s")
+        time.sleep(0.1)
+
+
+@pytest.fixture(scope="module")
+def base_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """``envoi run`` in a subprocess on a free port and a fresh SQLite file; killed at the end."""
+    work = tmp_path_factory.mktemp("wallet-e2e")
+    port = _free_port()
+    url = f"http://127.0.0.1:{port}"
+    env = {
+        **os.environ,
+        "ENVOI_DATABASE_URL": f"sqlite:///{work / 'e2e.db'}",
+        "ENVOI_BASE_URL": url,
+        "ENVOI_WORKER_POLL_S": "0.2",
+        "ENVOI_LOG_LEVEL": "WARNING",
+    }
+    log_path = work / "server.log"
+    with log_path.open("w") as log:
+        proc = subprocess.Popen(  # noqa: S603 - our own CLI, fixed arguments
+            [sys.executable, "-m", "envoi.cli", "run", "--port", str(port)],
+            env=env,
+            cwd=work,  # no stray .env from the developer's checkout
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
+        try:
+            deadline = time.monotonic() + 60
+            while True:
+                if proc.poll() is not None:
+                    pytest.fail(f"server exited:\n{log_path.read_text()}")
+                try:
+                    if httpx.get(f"{url}/healthz", timeout=1).status_code == 200:
+                        break
+                except httpx.TransportError:
+                    pass
+                if time.monotonic() > deadline:
+                    pytest.fail(f"server not up within 60 s:\n{log_path.read_text()}")
+                time.sleep(0.1)
+            yield url
+        finally:
+            proc.terminate()
+            try:
+                proc.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait()
+
+
+@dataclass
+class Member:
+    email: str
+    name: str
+    token: str
+    sandbox_token: str
+
+
+def _join(http: httpx.Client, name: str, handle: str, pin: str) -> Member:
+    email = f"{handle}@example.org"
+    r = http.post(
+        "/api/v1/members",
+        json={"email": email, "password": PASSWORD, "display_name": name, "locale": "fr"},
+    )
+    assert r.status_code == 201, r.text
+    r = http.post("/api/v1/auth/token", json={"email": email, "password": PASSWORD})
+    assert r.status_code == 200, r.text
+    token = r.json()["access_token"]
+    auth = {"Authorization": f"Bearer {token}"}
+    assert http.put("/api/v1/me/pin", json={"pin": pin}, headers=auth).status_code == 204
+    r = http.post("/sandbox/api/accounts", json={"handle": handle, "display_name": name})
+    assert r.status_code == 201, r.text
+    sandbox_token = r.json()["token"]
+    r = http.post(
+        "/api/v1/me/identities", json={"network": "sandbox", "token": sandbox_token}, headers=auth
+    )
+    assert r.status_code == 201, r.text
+    return Member(email, name, token, sandbox_token)
+
+
+@pytest.fixture(scope="module")
+def people(base_url: str) -> dict[str, Member]:
+    """Alice (50 € in her wallet) has posted ``#envoyer 5€ @bob``; it awaits her PIN."""
+    with httpx.Client(base_url=base_url, timeout=30) as http:
+        alice = _join(http, "Alice Durand", "alice", ALICE_PIN)
+        bob = _join(http, "Bob Martin", "bob", BOB_PIN)
+        r = http.post(
+            "/api/v1/me/topups",
+            json={
+                "amount_minor": 5000,
+                "card_number": "4242424242424242",
+                "exp_month": 12,
+                "exp_year": 2034,
+                "cvc": "123",
+            },
+            headers={"Authorization": f"Bearer {alice.token}"},
+        )
+        assert r.status_code == 201, r.text
+        assert r.json()["status"] == "succeeded", r.text
+        r = http.post(
+            "/sandbox/api/posts",
+            json={"text": "@SmoneyFR #envoyer 5€ @bob", "visibility": "public"},
+            headers={"Authorization": f"Bearer {alice.sandbox_token}"},
+        )
+        assert r.status_code == 201, r.text
+
+        def awaiting() -> list[Any]:
+            found = http.get(
+                "/api/v1/me/intents",
+                params={"state": "awaiting_confirmation"},
+                headers={"Authorization": f"Bearer {alice.token}"},
+            )
+            assert found.status_code == 200, found.text
+            items: list[Any] = found.json()
+            return items
+
+        _eventually(awaiting)
+    return {"alice": alice, "bob": bob}
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Browser]:
+    if not Path(CHROMIUM).exists():
+        pytest.skip(f"{CHROMIUM} is not installed (apt-get install chromium)")
+    with sync_playwright() as pw:
+        launched = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        yield launched
+        launched.close()
+
+
+@pytest.fixture
+def context_factory(browser: Browser, base_url: str) -> Iterator[Callable[..., BrowserContext]]:
+    """Fresh browser profiles (cookies, language); every page error or CSP report fails the test."""
+    contexts: list[BrowserContext] = []
+    problems: list[str] = []
+
+    def make(locale: str = "fr-FR", **options: Any) -> BrowserContext:
+        context = browser.new_context(base_url=base_url, locale=locale, **options)
+        context.set_default_timeout(10_000)
+        context.on("weberror", lambda e: problems.append(f"page error: {e.error}"))
+        # A refused form answers 4xx on purpose (Chromium logs those as "Failed to load
+        # resource"); anything else logged as an error — a CSP violation — is a bug.
+        context.on(
+            "console",
+            lambda m: (
+                problems.append(f"console: {m.text}")
+                if m.type == "error" and not m.text.startswith("Failed to load resource")
+                else None
+            ),
+        )
+        context.on(
+            "response",
+            lambda r: (
+                problems.append(f"{r.status} {r.url}")
+                if "/static/" in r.url and r.status >= 400
+                else None
+            ),
+        )
+        context.on("requestfailed", lambda r: problems.append(f"failed: {r.url}"))
+        contexts.append(context)
+        return context
+
+    yield make
+    for context in contexts:
+        context.close()
+    assert not problems, problems
+
+
+def _sign_in(page: Page, member: Member) -> None:
+    page.goto("/login")
+    page.get_by_label("E-mail").fill(member.email)
+    page.get_by_label("Mot de passe").fill(PASSWORD)
+    page.get_by_role("button", name="Se connecter").click()
+    page.wait_for_url("**/wallet")
+
+
+def test_alice_reviews_then_confirms_with_her_pin(
+    people: dict[str, Member], context_factory: Callable[..., BrowserContext]
+) -> None:
+    alice = people["alice"]
+    # A phone-sized screen: the wallet is one column on mobile.
+    context = context_factory(viewport={"width": 390, "height": 844}, device_scale_factor=2)
+    page = context.new_page()
+
+    page.goto("/wallet")
+    page.wait_for_url("**/login?next=/wallet")  # private pages ask to sign in first
+    _sign_in(page, alice)
+    cookie = next(c for c in context.cookies() if c["name"] == "envoi_session")
+    assert cookie["httpOnly"] is True
+    assert cookie["sameSite"] == "Lax"
+
+    expect(page.get_by_role("heading", level=1)).to_have_text("Bonjour Alice Durand")
+    # 50 € topped up, 5 € held for the payment awaiting confirmation.
+    expect(page.locator("#available")).to_have_text(Money(4500, "EUR").format("fr"))
+    to_confirm = page.locator("#to-confirm")
+    expect(to_confirm).to_contain_text("Bob Martin")
+    expect(to_confirm).to_contain_text("@bob")
+    expect(to_confirm).to_contain_text(FIVE_EUROS_FR)
+
+    to_confirm.get_by_role("link", name="Vérifier et confirmer").click()
+    page.wait_for_url("**/wallet/intents/*")
+    # The payee and the amount are on screen before any PIN is asked for.
+    expect(page.locator("#payee-name")).to_have_text("Bob Martin")
+    expect(page.locator("#payee-handle")).to_have_text("@bob")
+    expect(page.locator("#intent-amount")).to_have_text(FIVE_EUROS_FR)
+    expect(page.locator("#intent-state")).to_have_text("En attente de confirmation")
+    pin = page.get_by_label("Code secret")
+    expect(pin).to_have_attribute("type", "password")
+    expect(pin).to_have_attribute("inputmode", "numeric")
+    expect(pin).to_have_attribute("autocomplete", "off")
+    page.screenshot(path=str(SCREENSHOT), full_page=True)
+
+    pin.fill("0000")  # not Alice's PIN
+    page.get_by_role("button", name=f"Confirmer et payer {FIVE_EUROS_FR}").click()
+    expect(page.locator(".field.invalid .error")).to_have_text(
+        "Code secret incorrect. Il vous reste 2 essai(s)."
+    )
+    expect(page.get_by_label("Code secret")).to_have_value("")  # a PIN is never sent back
+    expect(page.locator("#intent-state")).to_have_text("En attente de confirmation")
+
+    page.get_by_label("Code secret").fill(ALICE_PIN)
+    page.get_by_role("button", name=f"Confirmer et payer {FIVE_EUROS_FR}").click()
+    expect(page.get_by_role("status")).to_have_text("Paiement confirmé.")
+    expect(page.locator("#intent-state")).to_have_text("Envoyé")
+    expect(page.get_by_label("Code secret")).to_have_count(0)  # nothing left to confirm
+
+    page.get_by_role("link", name="Retour au portefeuille").click()
+    expect(page.locator("#available")).to_have_text(Money(4500, "EUR").format("fr"))
+    expect(page.locator("#balance")).to_have_text(Money(4500, "EUR").format("fr"))
+    expect(page.locator("#to-confirm")).to_contain_text("Aucun paiement n'attend")
+    sent = page.locator(".history .row", has_text="Bob Martin")
+    expect(sent).to_contain_text("−" + FIVE_EUROS_FR)
+    expect(sent).to_contain_text("Envoyé")
+
+
+def test_bob_sees_the_money_received(
+    people: dict[str, Member], context_factory: Callable[..., BrowserContext]
+) -> None:
+    page = context_factory().new_page()
+    _sign_in(page, people["bob"])
+    expect(page.locator("#available")).to_have_text(FIVE_EUROS_FR)
+    received = page.locator(".history .row", has_text="Alice Durand")
+    expect(received).to_contain_text("+" + FIVE_EUROS_FR)
+    expect(received).to_contain_text("Reçu")
+    expect(page.locator(".notifications")).to_contain_text(
+        f"Vous avez reçu {FIVE_EUROS_FR} de Alice Durand."
+    )
+
+
+def test_an_english_visitor_signs_up_and_chooses_a_pin(
+    people: dict[str, Member], context_factory: Callable[..., BrowserContext]
+) -> None:
+    page = context_factory(locale="en-GB").new_page()
+    page.goto("/")  # no member yet: Accept-Language decides
+    expect(page.get_by_role("heading", level=1)).to_have_text("Send money by posting a message")
+    expect(page.locator("html")).to_have_attribute("lang", "en")
+
+    page.get_by_role("link", name="Open a wallet").first.click()
+    expect(page.get_by_label("Language")).to_have_value("en")
+    page.get_by_label("Your name").fill("Carol Smith")
+    page.get_by_label("E-mail").fill("not-an-email")
+    page.get_by_label("Password").fill("short")
+    page.get_by_role("button", name="Create my wallet").click()
+    # Errors sit next to their fields, in the visitor's language.
+    expect(page.locator("#f-email-error")).to_have_text("Invalid e-mail address.")
+    expect(page.locator("#f-password-error")).to_have_text(
+        "The password must be at least 8 characters."
+    )
+    page.get_by_label("E-mail").fill("carol@example.org")
+    page.get_by_label("Password").fill(PASSWORD)
+    page.get_by_role("button", name="Create my wallet").click()
+    page.wait_for_url("**/wallet")
+    expect(page.get_by_role("heading", level=1)).to_have_text("Hello Carol Smith")
+    expect(page.locator("#available")).to_have_text(Money(0, "EUR").format("en"))  # €0.00
+
+    page.get_by_role("link", name="Choose my PIN").click()
+    page.get_by_label("New PIN").fill("2468")
+    page.get_by_label("Repeat the PIN").fill("2469")
+    page.get_by_role("button", name="Save the PIN").click()
+    expect(page.locator("#f-pin_again-error")).to_have_text("The two PINs differ.")
+    page.get_by_label("New PIN").fill("2468")
+    page.get_by_label("Repeat the PIN").fill("2468")
+    page.get_by_role("button", name="Save the PIN").click()
+    expect(page.get_by_role("status")).to_have_text("PIN saved.")
+
+    # The switch changes the member's own language, kept for the next visit.
+    page.get_by_role("button", name="Passer en français").click()
+    expect(page.get_by_role("heading", level=1)).to_have_text("Réglages")
+    expect(page.locator("html")).to_have_attribute("lang", "fr")
+
+
+def test_forms_refuse_posts_without_this_sessions_csrf_token(
+    base_url: str, people: dict[str, Member]
+) -> None:
+    """Plain HTTP, no browser: what a forged cross-site form or a stolen-cookie replay meets."""
+    login = {"email": people["bob"].email, "password": PASSWORD}
+    with httpx.Client(base_url=base_url, headers={"Accept-Language": "fr"}) as http:
+        page = http.get("/login")
+        assert page.status_code == 200
+        for header in ("x-frame-options", "content-security-policy", "cache-control"):
+            assert header in page.headers
+        assert page.headers["x-frame-options"] == "DENY"
+        token = page.text.split('name="csrf" value="', 1)[1].split('"', 1)[0]
+
+        refused = http.post("/login", data=login)  # no token at all
+        assert refused.status_code == 403
+        assert "Ce formulaire a expiré" in refused.text
+        assert "Traceback" not in refused.text
+        cross_site = http.post(
+            "/login", data={**login, "csrf": token}, headers={"Origin": "https://evil.example"}
+        )
+        assert cross_site.status_code == 403
+
+        ok = http.post("/login", data={**login, "csrf": token, "next": "//evil.example/"})
+        assert ok.status_code == 303
+        assert ok.headers["location"] == "/wallet"  # never an open redirect
+        # Signing in starts a new session: the visitor's token is worth nothing now.
+        assert http.post("/logout", data={"csrf": token}).status_code == 403
+
+    with httpx.Client(base_url=base_url, cookies={"envoi_session": "forged.value"}) as http:
+        assert http.get("/wallet").headers["location"] == "/login?next=/wallet"
