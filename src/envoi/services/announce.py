@@ -8,12 +8,14 @@ written in the same transaction as the state change (outbox rows).
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
 from envoi.domain.errors import EnvoiError
 from envoi.domain.messages import render, render_error
 from envoi.domain.model import (
+    Identity,
     IntentKind,
     Locale,
     Member,
@@ -49,18 +51,36 @@ def render_notification(code: str, params: dict[str, Any], locale: Locale) -> st
     return render(code, locale, **params)
 
 
+@dataclass(frozen=True)
+class _Names:
+    payer_at: str  # "@alice" when linked on the post's network, else the display name
+    payer_handle: str  # "alice", for templates that add the "@" themselves
+    payer_user_id: str | None  # where a DM to the payer goes
+    payee_at: str  # "@bob" or "#AnnivJulie"
+    raw: dict[str, Any]  # the in-app notification's parameters
+
+
 class Announcer:
     def __init__(self, ctx: Context, uow: UnitOfWork, now: datetime) -> None:
         self.ctx, self.uow, self.now = ctx, uow, now
 
     # --- building blocks ------------------------------------------------------
 
-    def _handle(self, member_id: str, network: str | None) -> tuple[str, str] | None:
-        """(user id, handle) of the member on that network, if linked."""
+    def _linked(self, member_id: str, network: str | None) -> Identity | None:
         if network is None:
             return None
-        identity = self.uow.identities.first_of_member(member_id, network)
-        return (identity.network_user_id, identity.handle) if identity else None
+        return self.uow.identities.first_of_member(member_id, network)
+
+    def _names(self, intent: PaymentIntent, payer: Member) -> _Names:
+        linked = self._linked(payer.id, intent.source_network)
+        sigil = "#" if intent.payee.kind is PayeeKind.POT else "@"
+        return _Names(
+            payer_at=f"@{linked.handle}" if linked else payer.display_name,
+            payer_handle=linked.handle if linked else payer.display_name,
+            payer_user_id=linked.network_user_id if linked else None,
+            payee_at=f"{sigil}{intent.payee.handle}",
+            raw=_raw(self.ctx, intent, payer.display_name),
+        )
 
     def _reply(self, intent: PaymentIntent, event: str, text: str) -> None:
         if intent.source_network and intent.source_post_id:
@@ -74,7 +94,7 @@ class Announcer:
             )
 
     def _dm(
-        self, network: str | None, user_id: str | None, event: str, key: str, text: str
+        self, intent: PaymentIntent, network: str | None, user_id: str | None, event: str, text: str
     ) -> None:
         if network and user_id:
             self.uow.notices.enqueue(
@@ -82,135 +102,116 @@ class Announcer:
                 network=network,
                 target=user_id,
                 text=text,
-                dedupe_key=f"{key}:{event}:dm:{user_id}",
+                dedupe_key=f"{intent.id}:{event}:dm:{user_id}",
                 now=self.now,
             )
 
     def _notify(self, member_id: str, code: str, raw: dict[str, Any], intent_id: str) -> None:
         self.uow.notices.notify(member_id, code, raw, intent_id=intent_id, now=self.now)
 
-    def _names(self, intent: PaymentIntent, payer: Member) -> tuple[str, str, dict[str, Any]]:
-        """Handles as shown on the network (``@alice``) and the raw in-app parameters."""
-        linked = self._handle(payer.id, intent.source_network)
-        payer_at = f"@{linked[1]}" if linked else payer.display_name
-        payee_at = (
-            f"#{intent.payee.handle}"
-            if intent.payee.kind is PayeeKind.POT
-            else f"@{intent.payee.handle}"
-        )
-        return payer_at, payee_at, _raw(self.ctx, intent, payer.display_name)
+    def _announce(
+        self,
+        intent: PaymentIntent,
+        event: str,
+        *,
+        locale: Locale,
+        keys: tuple[str, str, str],
+        dm_to: tuple[str | None, str | None],
+        **args: Any,
+    ) -> None:
+        """The one network message of an event, shaped by the privacy mode."""
+        public, discreet, private = keys
+        raw = _raw(self.ctx, intent, "")
+        if intent.privacy is Privacy.PUBLIC:
+            self._reply(intent, event, _text(public, locale, raw, **args))
+        elif intent.privacy is Privacy.DISCREET:
+            self._reply(intent, event, _text(discreet, locale, raw, **args))
+        else:
+            self._dm(intent, dm_to[0], dm_to[1], event, _text(private, locale, raw, **args))
 
     # --- events ---------------------------------------------------------------
 
     def created(self, intent: PaymentIntent, payer: Member) -> None:
-        payer_at, payee_at, raw = self._names(intent, payer)
-        request = intent.kind is IntentKind.REQUEST
-        key = "payment_requested" if request else "confirm_request"
-        # For a request the one who confirms is the asked person; the "payee" is who asked.
-        self._notify(payer.id, key, raw, intent.id)
-        linked = self._handle(payer.id, intent.source_network)
-        payer_handle = linked[1] if linked else payer.display_name
-        text_args = {"payer": payer_handle, "payee": payee_at}
-        if intent.privacy is Privacy.PUBLIC:
-            self._reply(intent, "created", _text(key, payer.locale, raw, **text_args))
-        elif intent.privacy is Privacy.DISCREET:
-            self._reply(intent, "created", _text(f"{key}_discreet", payer.locale, raw, **text_args))
-        else:
-            self._dm(
-                intent.source_network,
-                linked[0] if linked else None,
-                "created",
-                intent.id,
-                _text(key, payer.locale, raw, **text_args),
-            )
-        del payer_at
+        """Ask the payer to confirm (for a request, the payer is the person asked)."""
+        names = self._names(intent, payer)
+        key = "payment_requested" if intent.kind is IntentKind.REQUEST else "confirm_request"
+        self._notify(payer.id, key, names.raw, intent.id)
+        self._announce(
+            intent,
+            "created",
+            locale=payer.locale,
+            keys=(key, f"{key}_discreet", key),
+            dm_to=(intent.source_network, names.payer_user_id),
+            payer=names.payer_handle,
+            payee=names.payee_at,
+        )
 
     def settled(self, intent: PaymentIntent, payer: Member, payee: Member | None) -> None:
-        payer_at, payee_at, raw = self._names(intent, payer)
-        self._notify(payer.id, "sent", raw, intent.id)
+        names = self._names(intent, payer)
+        self._notify(payer.id, "sent", names.raw, intent.id)
         if payee is not None:
-            self._notify(payee.id, "received", raw, intent.id)
-        if intent.privacy is Privacy.PUBLIC:
-            text = _text("settled", payer.locale, raw, payer=payer_at, payee=payee_at)
-            self._reply(intent, "settled", text)
-        elif intent.privacy is Privacy.DISCREET:
-            self._reply(intent, "settled", _text("settled_discreet", payer.locale, raw))
-        else:
-            linked = self._handle(payer.id, intent.source_network)
+            self._notify(payee.id, "received", names.raw, intent.id)
+        self._announce(
+            intent,
+            "settled",
+            locale=payer.locale,
+            keys=("settled", "settled_discreet", "sent"),
+            dm_to=(intent.source_network, names.payer_user_id),
+            payer=names.payer_at,
+            payee=names.payee_at,
+        )
+        if intent.privacy is Privacy.PRIVATE and payee is not None:
+            linked = self._linked(payee.id, intent.source_network)
+            text = _text("received", payee.locale, names.raw, payer=names.payer_at)
             self._dm(
+                intent,
                 intent.source_network,
-                linked[0] if linked else None,
-                "settled",
-                intent.id,
-                _text("sent", payer.locale, raw, payee=payee_at),
+                linked.network_user_id if linked else None,
+                "received",
+                text,
             )
-            if payee is not None:
-                payee_linked = self._handle(payee.id, intent.source_network)
-                self._dm(
-                    intent.source_network,
-                    payee_linked[0] if payee_linked else None,
-                    "settled",
-                    intent.id,
-                    _text("received", payee.locale, raw, payer=payer_at),
-                )
 
     def claimable(self, intent: PaymentIntent, payer: Member) -> None:
-        payer_at, payee_at, raw = self._names(intent, payer)
-        self._notify(payer.id, "held_for_payee", raw, intent.id)
-        locale = self.ctx.settings.default_locale
-        args = {"payer": payer_at, "payee": intent.payee.handle, "url": self.ctx.url("/")}
-        if intent.privacy is Privacy.PUBLIC:
-            self._reply(intent, "claimable", _text("claimable", locale, raw, **args))
-        elif intent.privacy is Privacy.DISCREET:
-            self._reply(intent, "claimable", _text("claimable_discreet", locale, raw, **args))
-        else:
-            self._dm(
-                intent.payee.network,
-                intent.payee.network_user_id,
-                "claimable",
-                intent.id,
-                _text("claimable", locale, raw, **args),
-            )
-        del payee_at
+        """Tell someone without a wallet that money waits for them (they have no locale yet)."""
+        names = self._names(intent, payer)
+        self._notify(payer.id, "held_for_payee", names.raw, intent.id)
+        self._announce(
+            intent,
+            "claimable",
+            locale=self.ctx.settings.default_locale,
+            keys=("claimable", "claimable_discreet", "claimable"),
+            dm_to=(intent.payee.network, intent.payee.network_user_id),
+            payer=names.payer_at,
+            payee=intent.payee.handle,
+            url=self.ctx.url("/"),
+        )
 
     def claimed(self, intent: PaymentIntent, payer: Member, payee: Member) -> None:
-        raw = _raw(self.ctx, intent, payer.display_name)
-        raw["payee"] = payee.display_name
+        raw = {**_raw(self.ctx, intent, payer.display_name), "payee": payee.display_name}
         self._notify(payee.id, "claimed", raw, intent.id)
         self._notify(payer.id, "claimed_by_payee", raw, intent.id)
 
     def ended(self, intent: PaymentIntent, payer: Member, event: str) -> None:
         """``expired``, ``cancelled`` or ``refunded``: the payer learns nothing was taken."""
-        payer_at, payee_at, raw = self._names(intent, payer)
-        self._notify(payer.id, event, raw, intent.id)
+        names = self._names(intent, payer)
+        self._notify(payer.id, event, names.raw, intent.id)
         if intent.requester_member_id and event != "refunded":
-            self._notify(intent.requester_member_id, event, raw, intent.id)
-        if event != "cancelled":
-            linked = self._handle(payer.id, intent.source_network)
-            self._dm(
-                intent.source_network,
-                linked[0] if linked else None,
-                event,
-                intent.id,
-                _text(event, payer.locale, raw, payee=payee_at),
-            )
-        del payer_at
+            self._notify(intent.requester_member_id, event, names.raw, intent.id)
+        if event != "cancelled":  # whoever cancelled knows already
+            text = _text(event, payer.locale, names.raw, payee=names.payee_at)
+            self._dm(intent, intent.source_network, names.payer_user_id, event, text)
 
     def refusal(self, post: InboundPost, error: EnvoiError, locale: Locale) -> None:
         """One answer per refused command, privately when it came privately."""
-        text = render_error(
-            error,
-            locale,
-            bot=self.ctx.settings.bot_handle,
-            url=self.ctx.url("/"),
-        )
+        text = render_error(error, locale, bot=self.ctx.settings.bot_handle, url=self.ctx.url("/"))
+        dedupe_key = f"post:{post.network}:{post.post_id}:refusal"
         if post.direct:
             self.uow.notices.enqueue(
                 kind="dm",
                 network=post.network,
                 target=post.author.user_id,
                 text=text,
-                dedupe_key=f"post:{post.network}:{post.post_id}:refusal",
+                dedupe_key=dedupe_key,
                 now=self.now,
             )
         else:
@@ -219,6 +220,6 @@ class Announcer:
                 network=post.network,
                 target=post.post_id,
                 text=f"@{post.author.handle} {text}",
-                dedupe_key=f"post:{post.network}:{post.post_id}:refusal",
+                dedupe_key=dedupe_key,
                 now=self.now,
             )
