@@ -55,6 +55,8 @@ VALID = [
     ("Merci pour hier ! @SmoneyFR #envoyer 12,50€ à @bob 🍕", send(1250, "bob")),
     ("@SmoneyFR: #envoyer 5€ @bob, merci !", send(500, "bob")),
     ("@SmoneyFR #envoyer 5€ @bob pour les 2 pizzas", send(500, "bob")),
+    ("@SmoneyFR #envoyer 5€ @bob pour 2heures de ménage", send(500, "bob")),
+    ("@SmoneyFR #envoyer @bob:5€", send(500, "bob")),
     ("@SmoneyFR #envoyer 5€ @bob 2024", send(500, "bob")),
     ("@SmoneyFR #envoyer 5€ @bob's", send(500, "bob")),
     ("@SmoneyFR #envoyer 5€🍕 @bob", send(500, "bob")),

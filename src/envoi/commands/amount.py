@@ -34,7 +34,6 @@ _STRICT = re.compile(
 )
 _SIGN_CLASS = "".join(sorted(SIGNS)).replace("-", r"\-")
 _SIGN_AFTER_PREFIX = re.compile(rf"(?:€|eur){_SP}*[{_SIGN_CLASS}]", re.I | re.A)
-_EURO_MARK = re.compile(r"€|eur", re.I | re.A)
 _EURO_WORD = re.compile(r"€|eur|euros?", re.I | re.A)
 _LETTERS = re.compile(r"[A-Za-z]+")
 _NUMBER_PARTS = re.compile(r"([., \u00a0\u202f])")
@@ -54,7 +53,8 @@ _FOREIGN_WORDS = frozenset(_CURRENCY_WORDS.split())
 _SUBUNIT_WORDS = frozenset(("cent", "cents", "centime", "centimes", "cts"))
 _CONNECTOR_WORDS = frozenset(("à", "a", "au", "aux", "to", "ou", "or", "et", "and", "plus", "x"))
 _CONNECTOR_PUNCT = frozenset("-–—~/+&×*=,.;:|") | SIGNS
-_LEADING_PUNCT = "([{\"'«“‘„‹¿¡*_"
+# Never a leading "," or ".": ",50€" must stay unreadable, not become 50 €.
+_LEADING_PUNCT = "([{\"'«“‘„‹¿¡*_:"
 _TRAILING_PUNCT = ")]}\"'»”’›.,;:!?…*_"
 
 _MAX_DIGITS = 15  # far above any ceiling; keeps int() away from huge digit strings
@@ -89,11 +89,13 @@ def _is_currency_symbol(char: str) -> bool:
 
 
 def _markers(core: str) -> frozenset[str]:
+    """Currency markers inside a chunk with digits: "5€", "EUR5", "5k€", "5USD"."""
     skel = skeleton(core)
     found = set()
-    if _EURO_MARK.search(skel):
-        found.add(EURO)
     words = _LETTERS.findall(skel)
+    # Whole words only: "2heures" holds no euro.
+    if "€" in skel or any(_EURO_WORD.fullmatch(word) for word in words):
+        found.add(EURO)
     if any(_is_currency_symbol(char) for char in skel) or any(
         word in _FOREIGN_CODES or word.lower() in _FOREIGN_WORDS for word in words
     ):
