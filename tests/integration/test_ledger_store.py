@@ -14,6 +14,7 @@ from envoi.adapters.db.ledger_store import SqlLedger
 from envoi.domain import accounts as ids
 from envoi.ledger.model import (
     Account,
+    AccountBalance,
     AccountFlags,
     CreateAccountResult,
     CreateTransferResult,
@@ -355,3 +356,45 @@ def test_check_reports_a_ledger_that_does_not_add_up(ledger: SqlLedger, conn: Co
     assert any("EUR: posted balances sum to 1" in p for p in problems)
     assert any(p.startswith(BOB) and "transfers sum to" in p for p in problems)
     assert ledger_check.check(conn) == []
+
+
+def test_history_follows_each_account_across_batches_and_shards(ledger: SqlLedger) -> None:
+    for i in range(12):  # one transfer per batch: each lands on its own fees shard
+        assert results(ledger, pay(f"fee{i}", 10, credit=FEES))[0] == R.OK
+    assert results(ledger, pay("b1", 1_00), pay("b2", 50, debit=BOB, credit=CAROL)) == [
+        R.OK,
+        R.OK,
+    ]
+    assert [t.id for t in ledger.transfers_of(ALICE, limit=3)] == ["b1", "fee11", "fee10"]
+    assert [t.id for t in ledger.transfers_of(BOB)] == ["b2", "b1"]
+    assert [t.id for t in ledger.transfers_of(FEES)] == [f"fee{i}" for i in reversed(range(12))]
+    assert [t.id for t in ledger.transfers_of(FEES, limit=2)] == ["fee11", "fee10"]
+    assert ledger.transfers_of("wallet:nobody") == []
+
+
+def test_a_hold_on_a_sharded_account_resolves_from_another_batch(ledger: SqlLedger) -> None:
+    # Escrow for someone not yet a member: the hold and its post land on different shards.
+    escrow = ids.escrow("EUR")
+    ledger.create_accounts([Account(escrow, "EUR", "escrow", AccountFlags.SHARDED)])
+    assert results(ledger, pay("e1", 20_00, credit=escrow, flags=PENDING)) == [R.OK]
+    assert results(ledger, pay("e2", 5_00, credit=escrow, flags=PENDING)) == [R.OK]
+    assert results(ledger, post("e1:post", "e1")) == [R.OK]
+    assert results(ledger, void("e2:void", "e2")) == [R.OK]
+    assert results(ledger, pay("e3", 10_00, debit=escrow, credit=CAROL)) == [R.OK]
+    assert ledger.balance(escrow) == AccountBalance(escrow, "EUR", 0, 10_00, 0, 20_00)
+    assert available(ledger, ALICE) == 80_00
+
+
+def test_check_reports_a_broken_history(ledger: SqlLedger, conn: Connection) -> None:
+    assert results(ledger, pay("p1", 1_00), pay("p2", 1_00), pay("p3", 1_00)) == [R.OK] * 3
+    savepoint = conn.begin_nested()
+    # Skip p2 in Bob's chain: p3 now points past it.
+    conn.execute(
+        text(
+            "UPDATE ledger_transfers SET credit_prev = (SELECT credit_prev FROM ledger_transfers"
+            " WHERE id = 'p2') WHERE id = 'p3'"
+        )
+    )
+    problems = ledger_check.check(conn)
+    savepoint.rollback()
+    assert any("broken history link" in p for p in problems), problems

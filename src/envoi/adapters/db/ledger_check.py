@@ -5,8 +5,10 @@ Checks, on one consistent snapshot:
 - every account's four balance columns (summed over its shards) equal the sums of
   its transfers;
 - no guarded account is beyond its limit;
-- every transfer's currency is its accounts', every resolved pending transfer has
-  exactly one post or void, and every post or void names a pending transfer in that state.
+- every transfer's currency is its accounts' (and its accounts exist), every resolved
+  pending transfer has exactly one post or void, and every post or void names a pending
+  transfer in that state;
+- every account's history chains reach each of its transfers exactly once, newest first.
 """
 
 from __future__ import annotations
@@ -30,7 +32,7 @@ _BALANCES = text(
 # What the transfers say each account's columns must be. A pending transfer counts
 # while pending; a post counts as posted; a void moves nothing (it released the hold).
 _FROM_TRANSFERS = text(
-    "SELECT account_id, SUM(dp), SUM(dpo), SUM(cp), SUM(cpo) FROM ("
+    "SELECT account_id, SUM(dp), SUM(dpo), SUM(cp), SUM(cpo), COUNT(*) FROM ("
     " SELECT debit_account_id AS account_id,"
     "  CASE WHEN (flags & :pending) <> 0 AND state = 'pending' THEN amount ELSE 0 END AS dp,"
     "  CASE WHEN (flags & (:pending + :void)) = 0 THEN amount ELSE 0 END AS dpo,"
@@ -47,6 +49,32 @@ _CURRENCY = text(
     " JOIN ledger_accounts d ON d.id = t.debit_account_id"
     " JOIN ledger_accounts c ON c.id = t.credit_account_id"
     " WHERE t.currency <> d.currency OR t.currency <> c.currency"
+)
+# The links of the history chains (balance row -> newest transfer, transfer -> previous),
+# counted per account, then the bad ones: to a missing transfer, to one of another
+# account, to a newer one, or twice to the same.
+_LINK_COUNTS = text(
+    "SELECT l.account, COUNT(*)"
+    " FROM (SELECT debit_account_id AS account, debit_prev AS target, seq AS source"
+    " FROM ledger_transfers WHERE debit_prev IS NOT NULL"
+    " UNION ALL SELECT credit_account_id, credit_prev, seq"
+    " FROM ledger_transfers WHERE credit_prev IS NOT NULL"
+    " UNION ALL SELECT account_id, last_seq, NULL"
+    " FROM ledger_balances WHERE last_seq IS NOT NULL) AS l"
+    " GROUP BY l.account"
+)
+_BAD_LINKS = text(
+    "SELECT l.account, l.target"
+    " FROM (SELECT debit_account_id AS account, debit_prev AS target, seq AS source"
+    " FROM ledger_transfers WHERE debit_prev IS NOT NULL"
+    " UNION ALL SELECT credit_account_id, credit_prev, seq"
+    " FROM ledger_transfers WHERE credit_prev IS NOT NULL"
+    " UNION ALL SELECT account_id, last_seq, NULL"
+    " FROM ledger_balances WHERE last_seq IS NOT NULL) AS l"
+    " LEFT JOIN ledger_transfers t ON t.seq = l.target GROUP BY l.account, l.target"
+    " HAVING COUNT(*) > 1 OR MAX(CASE WHEN t.seq IS NULL"
+    " OR (t.debit_account_id <> l.account AND t.credit_account_id <> l.account)"
+    " OR t.seq >= l.source THEN 1 ELSE 0 END) = 1"
 )
 # Each pending transfer: its state and the posts/voids that name it.
 _RESOLUTIONS = text(
@@ -74,10 +102,37 @@ def check(target: Engine | Connection) -> list[str]:
 
 
 def _check(conn: Connection) -> list[str]:
+    params = {"pending": _PENDING, "void": _VOID, "post": _POST}
+    problems, stored = _balance_problems(conn)
+    expected: dict[str, tuple[int, ...]] = {}
+    legs: dict[str, int] = {}
+    for account_id, *sums, count in conn.execute(_FROM_TRANSFERS, params):
+        expected[account_id] = tuple(int(v) for v in sums)
+        legs[account_id] = int(count)
+    for account_id in sorted(stored.keys() | expected.keys()):
+        have = stored.get(account_id)
+        want = expected.get(account_id, (0, 0, 0, 0))
+        if have is None:
+            problems.append(f"{account_id}: has transfers but no balance rows")
+        elif have != want:
+            problems.append(
+                f"{account_id}: balance (debits pending, debits posted, credits pending,"
+                f" credits posted) is {have}, its transfers sum to {want}"
+            )
+    problems += _history_problems(conn, legs)
+    for (transfer_id,) in conn.execute(_CURRENCY):
+        problems.append(f"transfer {transfer_id}: currency differs from its accounts'")
+    for pending_id, state, flags, posts, voids in conn.execute(_RESOLUTIONS, params):
+        problems += _resolution_problems(pending_id, state, flags, int(posts), int(voids))
+    return problems
+
+
+def _balance_problems(conn: Connection) -> tuple[list[str], dict[str, tuple[int, ...]]]:
+    """Sums per currency and guarded limits; also returns each account's four columns."""
     problems: list[str] = []
     posted_sum: dict[str, int] = defaultdict(int)
     pending_sum: dict[str, int] = defaultdict(int)
-    stored: dict[str, tuple[int, int, int, int]] = {}
+    stored: dict[str, tuple[int, ...]] = {}
     for account_id, currency, flags, *sums in conn.execute(_BALANCES):
         dp, dpo, cp, cpo = (int(v) for v in sums)
         stored[account_id] = (dp, dpo, cp, cpo)
@@ -92,26 +147,22 @@ def _check(conn: Connection) -> list[str]:
             problems.append(f"{currency}: posted balances sum to {posted_sum[currency]}, not 0")
         if pending_sum[currency]:
             problems.append(f"{currency}: pending balances sum to {pending_sum[currency]}, not 0")
+    return problems, stored
 
-    params = {"pending": _PENDING, "void": _VOID, "post": _POST}
-    expected = {
-        row[0]: tuple(int(v) for v in row[1:]) for row in conn.execute(_FROM_TRANSFERS, params)
-    }
-    for account_id in sorted(stored.keys() | expected.keys()):
-        have = stored.get(account_id)
-        want = expected.get(account_id, (0, 0, 0, 0))
-        if have is None:
-            problems.append(f"{account_id}: has transfers but no balance rows")
-        elif have != want:
+
+def _history_problems(conn: Connection, legs: dict[str, int]) -> list[str]:
+    """Links valid, none twice, as many as transfers: each is reached exactly once."""
+    problems = [
+        f"{account_id}: broken history link to transfer #{target}"
+        for account_id, target in conn.execute(_BAD_LINKS)
+    ]
+    links = {account: int(n) for account, n in conn.execute(_LINK_COUNTS)}
+    for account_id in sorted(links.keys() | legs.keys()):
+        if links.get(account_id, 0) != legs.get(account_id, 0):
             problems.append(
-                f"{account_id}: balance (debits pending, debits posted, credits pending,"
-                f" credits posted) is {have}, its transfers sum to {want}"
+                f"{account_id}: {legs.get(account_id, 0)} transfers but"
+                f" {links.get(account_id, 0)} links in its history"
             )
-
-    for (transfer_id,) in conn.execute(_CURRENCY):
-        problems.append(f"transfer {transfer_id}: currency differs from its accounts'")
-    for pending_id, state, flags, posts, voids in conn.execute(_RESOLUTIONS, params):
-        problems.extend(_resolution_problems(pending_id, state, flags, int(posts), int(voids)))
     return problems
 
 

@@ -10,7 +10,8 @@ One ``create_transfers`` call, whatever its size, costs a fixed number of statem
    concurrent post or void of the same pending transfer is seen);
 3. decide every outcome in memory (``envoi.ledger.rules``);
 4. write with bulk statements: one INSERT of the new transfers, one UPDATE of the
-   balances (deltas), one UPDATE of resolved pending transfers.
+   balances (deltas, and the head of each row's history chain), one UPDATE of
+   resolved pending transfers.
 
 A SHARDED account (fees, clearing, escrow) has N balance rows; a batch adds its
 changes to one of them, picked from its first transfer id, so concurrent payments
@@ -24,10 +25,11 @@ import random
 import time
 import zlib
 from collections.abc import Callable, Collection, Iterable, Sequence
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, TypeVar
 
-from sqlalchemy import Connection, Engine, func, select, union_all
+from sqlalchemy import Connection, Engine, func, select, text
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import DBAPIError
@@ -57,13 +59,15 @@ _BALANCE_FIELDS = ("debits_pending", "debits_posted", "credits_pending", "credit
 # on SQLite). Only constants are interpolated.
 _LOCK_PG = (
     "SELECT a.id, a.currency, a.code, a.flags, b.shard, b.debits_pending, b.debits_posted,"
-    " b.credits_pending, b.credits_posted FROM ledger_accounts a JOIN ledger_balances b"
+    " b.credits_pending, b.credits_posted, b.last_seq"
+    " FROM ledger_accounts a JOIN ledger_balances b"
     " ON b.account_id = a.id AND b.shard = %(salt)s %% a.shards"
-    " WHERE a.id = ANY(%(ids)s) ORDER BY a.id FOR UPDATE OF b"
+    " WHERE a.id = ANY(%(ids)s) ORDER BY a.id FOR NO KEY UPDATE OF b"
 )
 _LOCK_SQLITE = (
     "SELECT a.id, a.currency, a.code, a.flags, b.shard, b.debits_pending, b.debits_posted,"
-    " b.credits_pending, b.credits_posted FROM ledger_accounts a JOIN ledger_balances b"
+    " b.credits_pending, b.credits_posted, b.last_seq"
+    " FROM ledger_accounts a JOIN ledger_balances b"
     " ON b.account_id = a.id AND b.shard = ? % a.shards"
     " WHERE a.id IN (SELECT value FROM json_each(?))"
 )
@@ -77,17 +81,22 @@ _LOAD_SQLITE = (
     " pending_id, timeout_s, reference, expires_at, state FROM ledger_transfers"
     " WHERE id IN (SELECT value FROM json_each(?))"
 )
+_SEQS_PG = "SELECT nextval('ledger_transfers_seq_seq') FROM generate_series(1, %s)"
+_SEQS_SQLITE = "SELECT COALESCE(MAX(seq), 0) FROM ledger_transfers"  # under the write lock
 _INSERT_PG = (
     "INSERT INTO ledger_transfers (id, debit_account_id, credit_account_id, amount,"
-    " currency, code, flags, pending_id, timeout_s, reference, expires_at, state, created_at)"
+    " currency, code, flags, pending_id, timeout_s, reference, expires_at, state, seq,"
+    " debit_prev, credit_prev, created_at)"
     " SELECT *, %s::timestamptz FROM unnest(%s::varchar[], %s::varchar[], %s::varchar[],"
     " %s::bigint[], %s::varchar[], %s::varchar[], %s::int[], %s::varchar[], %s::int[],"
-    " %s::varchar[], %s::timestamptz[], %s::varchar[])"
+    " %s::varchar[], %s::timestamptz[], %s::varchar[], %s::bigint[], %s::bigint[],"
+    " %s::bigint[])"
 )
 _INSERT_SQLITE = (
     "INSERT INTO ledger_transfers (id, debit_account_id, credit_account_id, amount,"
-    " currency, code, flags, pending_id, timeout_s, reference, expires_at, state, created_at)"
-    " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+    " currency, code, flags, pending_id, timeout_s, reference, expires_at, state, seq,"
+    " debit_prev, credit_prev, created_at)"
+    " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
 )
 _RESOLVE_PG = (
     "UPDATE ledger_transfers t SET state = v.state"
@@ -98,16 +107,40 @@ _RESOLVE_SQLITE = "UPDATE ledger_transfers SET state = ? WHERE id = ?"
 _MOVE_PG = (
     "UPDATE ledger_balances b SET debits_pending = b.debits_pending + v.dp,"
     " debits_posted = b.debits_posted + v.dpo, credits_pending = b.credits_pending + v.cp,"
-    " credits_posted = b.credits_posted + v.cpo"
-    " FROM unnest(%s::bigint[], %s::bigint[], %s::bigint[], %s::bigint[], %s::varchar[],"
-    " %s::smallint[]) AS v(dp, dpo, cp, cpo, account_id, shard)"
+    " credits_posted = b.credits_posted + v.cpo, last_seq = COALESCE(v.head, b.last_seq)"
+    " FROM unnest(%s::bigint[], %s::bigint[], %s::bigint[], %s::bigint[], %s::bigint[],"
+    " %s::varchar[], %s::smallint[]) AS v(dp, dpo, cp, cpo, head, account_id, shard)"
     " WHERE b.account_id = v.account_id AND b.shard = v.shard"
 )
 _MOVE_SQLITE = (
     "UPDATE ledger_balances SET debits_pending = debits_pending + ?,"
     " debits_posted = debits_posted + ?, credits_pending = credits_pending + ?,"
-    " credits_posted = credits_posted + ? WHERE account_id = ? AND shard = ?"
+    " credits_posted = credits_posted + ?, last_seq = COALESCE(?, last_seq)"
+    " WHERE account_id = ? AND shard = ?"
 )
+# An account's history: walk each of its balance rows' chains back from the newest.
+_HISTORY = text(
+    "WITH RECURSIVE chain(seq, depth) AS ("
+    " SELECT last_seq, 1 FROM ledger_balances WHERE account_id = :account"
+    " AND last_seq IS NOT NULL"
+    " UNION ALL"
+    " SELECT CASE WHEN t.debit_account_id = :account THEN t.debit_prev ELSE t.credit_prev END,"
+    " c.depth + 1 FROM chain c JOIN ledger_transfers t ON t.seq = c.seq"
+    " WHERE c.depth < :limit)"
+    " SELECT t.id, t.debit_account_id, t.credit_account_id, t.amount, t.currency, t.code,"
+    " t.flags, t.pending_id, t.reference, t.created_at, t.state"
+    " FROM chain c JOIN ledger_transfers t ON t.seq = c.seq ORDER BY t.seq DESC LIMIT :limit"
+)
+
+
+@dataclass(slots=True)
+class _Locked:
+    """The balance rows a batch locked: one per account (a SHARDED account: one shard)."""
+
+    accounts: dict[str, Account]
+    balances: dict[str, Balance]
+    shard_of: dict[str, int]
+    heads: dict[str, int | None]  # the row's newest transfer (head of its history chain)
 
 
 class SqlLedger:
@@ -191,30 +224,8 @@ class SqlLedger:
 
     def transfers_of(self, account_id: str, *, limit: int = 100) -> list[PostedTransfer]:
         """The account's transfers, newest first (posts and voids included)."""
-        t = ledger_transfers.c
-        # One index-ordered scan per side beats an OR on a busy account.
-        sides = [
-            select(ledger_transfers).where(side == account_id).order_by(t.seq.desc()).limit(limit)
-            for side in (t.debit_account_id, t.credit_account_id)
-        ]
-        both = union_all(*(s.subquery().select() for s in sides)).subquery()
-        rows = self.conn.execute(select(both).order_by(both.c.seq.desc()).limit(limit)).all()
-        return [
-            PostedTransfer(
-                id=r.id,
-                debit_account_id=r.debit_account_id,
-                credit_account_id=r.credit_account_id,
-                amount=r.amount,
-                currency=r.currency,
-                code=r.code,
-                flags=TransferFlags(r.flags),
-                pending_id=r.pending_id,
-                reference=r.reference,
-                created_at=_aware(r.created_at),
-                state=r.state,
-            )
-            for r in rows
-        ]
+        rows = self.conn.execute(_HISTORY, {"account": account_id, "limit": limit}).all()
+        return [_posted(r) for r in rows]
 
     # -- transfers ------------------------------------------------------------------
 
@@ -228,10 +239,10 @@ class SqlLedger:
             for p in self._load(pending_ids).values():
                 account_ids.update((p.debit_account_id, p.credit_account_id))
         account_ids.discard("")
-        accounts, balances, shard_of = self._lock(account_ids, _salt(transfers[0].id))
+        locked = self._lock(account_ids, _salt(transfers[0].id))
         known = self._load({t.id for t in transfers} | pending_ids)
-        decision = Rules(accounts, balances, known, now).decide(transfers)
-        self._write(decision, shard_of, now)
+        decision = Rules(locked.accounts, locked.balances, known, now).decide(transfers)
+        self._write(decision, locked, now)
         return decision.outcomes
 
     def expire_pending(self, now: datetime, *, limit: int = 1000) -> list[str]:
@@ -246,34 +257,31 @@ class SqlLedger:
         if not due:
             return []
         accounts = {a for r in due for a in (r.debit_account_id, r.credit_account_id)}
-        _, balances, shard_of = self._lock(accounts, _salt(due[0].id))
+        locked = self._lock(accounts, _salt(due[0].id))
         # Re-read under the locks: a concurrent post, void or expiry may have won.
         known = self._load({r.id for r in due})
-        expired, deltas = expire(list(known.values()), balances, _aware(now))
-        self._write(Decision([], [], dict.fromkeys(expired, "expired"), deltas), shard_of, now)
+        expired, deltas = expire(list(known.values()), locked.balances, _aware(now))
+        self._write(Decision([], [], dict.fromkeys(expired, "expired"), deltas), locked, now)
         return expired
 
     # -- SQL ------------------------------------------------------------------------
 
-    def _lock(
-        self, account_ids: Collection[str], salt: int
-    ) -> tuple[dict[str, Account], dict[str, Balance], dict[str, int]]:
+    def _lock(self, account_ids: Collection[str], salt: int) -> _Locked:
         """Lock (PostgreSQL) and read one balance row per account, in account id order."""
+        locked = _Locked({}, {}, {}, {})
         if not account_ids:
-            return {}, {}, {}
+            return locked
         ids = sorted(account_ids)
         if self._pg:
             rows = self.conn.exec_driver_sql(_LOCK_PG, {"salt": salt, "ids": ids}).all()
         else:
             rows = self.conn.exec_driver_sql(_LOCK_SQLITE, (salt, _json_list(ids))).all()
-        accounts: dict[str, Account] = {}
-        balances: dict[str, Balance] = {}
-        shard_of: dict[str, int] = {}
         for r in rows:
-            accounts[r[0]] = Account(r[0], r[1], r[2], _ACCOUNT_FLAGS[r[3]])
-            shard_of[r[0]] = r[4]
-            balances[r[0]] = Balance(r[5], r[6], r[7], r[8])
-        return accounts, balances, shard_of
+            locked.accounts[r[0]] = Account(r[0], r[1], r[2], _ACCOUNT_FLAGS[r[3]])
+            locked.shard_of[r[0]] = r[4]
+            locked.balances[r[0]] = Balance(r[5], r[6], r[7], r[8])
+            locked.heads[r[0]] = r[9]
+        return locked
 
     def _load(self, ids: Collection[str]) -> dict[str, StoredTransfer]:
         if not ids:
@@ -284,37 +292,59 @@ class SqlLedger:
             rows = self.conn.exec_driver_sql(_LOAD_SQLITE, (_json_list(ids),)).all()
         return {r[0]: _stored(r) for r in rows}
 
-    def _write(self, decision: Decision, shard_of: dict[str, int], now: datetime) -> None:
+    def _write(self, decision: Decision, locked: _Locked, now: datetime) -> None:
+        heads: dict[str, int] = {}  # account -> its newest transfer, if this batch made one
         if decision.created:
-            rows = [
-                (
-                    t.id, t.debit_account_id, t.credit_account_id, t.amount, t.currency,
-                    t.code, int(t.flags), t.pending_id, t.timeout_s, t.reference,
-                    self._ts(t.expires_at), t.state,
-                )
-                for t in decision.created
-            ]  # fmt: skip
-            if self._pg:  # one statement whatever the batch size: arrays in, rows out
-                self.conn.exec_driver_sql(_INSERT_PG, (self._ts(now), *_columns(rows)))
-            else:
-                ts = self._ts(now)
-                self.conn.exec_driver_sql(_INSERT_SQLITE, [(*r, ts) for r in rows])
+            self._insert(decision.created, locked.heads, heads, now)
         if decision.resolved:
             states = [(state, pid) for pid, state in decision.resolved.items()]
             if self._pg:
                 self.conn.exec_driver_sql(_RESOLVE_PG, _columns(states))
             else:
                 self.conn.exec_driver_sql(_RESOLVE_SQLITE, states)
-        if decision.deltas:
+        deltas = decision.deltas
+        if deltas or heads:
+            zero = Balance()
             moves = [
-                (d.debits_pending, d.debits_posted, d.credits_pending, d.credits_posted, a,
-                 shard_of[a])
-                for a, d in sorted(decision.deltas.items())
+                (d.debits_pending, d.debits_posted, d.credits_pending, d.credits_posted,
+                 heads.get(a), a, locked.shard_of[a])
+                for a in sorted(deltas.keys() | heads.keys())
+                for d in (deltas.get(a, zero),)
             ]  # fmt: skip
             if self._pg:
                 self.conn.exec_driver_sql(_MOVE_PG, _columns(moves))
             else:
                 self.conn.exec_driver_sql(_MOVE_SQLITE, moves)
+
+    def _insert(
+        self,
+        created: Sequence[StoredTransfer],
+        previous: dict[str, int | None],
+        heads: dict[str, int],
+        now: datetime,
+    ) -> None:
+        """Insert the new transfers, each linked to the previous one of its two accounts."""
+        if self._pg:
+            seqs = sorted(r[0] for r in self.conn.exec_driver_sql(_SEQS_PG, (len(created),)))
+        else:
+            first = self.conn.exec_driver_sql(_SEQS_SQLITE).scalar_one() + 1
+            seqs = list(range(first, first + len(created)))
+        rows = []
+        for t, seq in zip(created, seqs, strict=True):
+            d, c = t.debit_account_id, t.credit_account_id
+            debit_prev = heads.get(d) or previous.get(d)
+            credit_prev = heads.get(c) or previous.get(c)
+            heads[d] = heads[c] = seq
+            rows.append((
+                t.id, d, c, t.amount, t.currency, t.code, int(t.flags), t.pending_id,
+                t.timeout_s, t.reference, self._ts(t.expires_at), t.state, seq, debit_prev,
+                credit_prev,
+            ))  # fmt: skip
+        if self._pg:  # one statement whatever the batch size: arrays in, rows out
+            self.conn.exec_driver_sql(_INSERT_PG, (self._ts(now), *_columns(rows)))
+        else:
+            ts = self._ts(now)
+            self.conn.exec_driver_sql(_INSERT_SQLITE, [(*r, ts) for r in rows])
 
     def _ts(self, value: datetime | None) -> Any:
         """A timestamp as the driver stores it: aware on PostgreSQL, SQLAlchemy's
@@ -342,6 +372,22 @@ def _stored(r: Any) -> StoredTransfer:
         r[9],
         expires_at,
         r[11],
+    )
+
+
+def _posted(r: Any) -> PostedTransfer:
+    return PostedTransfer(
+        id=r[0],
+        debit_account_id=r[1],
+        credit_account_id=r[2],
+        amount=r[3],
+        currency=r[4],
+        code=r[5],
+        flags=_TRANSFER_FLAGS[r[6]],
+        pending_id=r[7],
+        reference=r[8],
+        created_at=_aware(r[9]),
+        state=r[10],
     )
 
 
