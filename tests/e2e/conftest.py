@@ -41,7 +41,7 @@ def server(backend_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterat
 
 @pytest.fixture(scope="module")
 def fast_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
-    """Short confirmation (4 s) and claim (3 s) windows, to watch expiry and refunds happen for real."""
+    """Short confirmation (4 s) and claim (3 s) windows: expiry and refunds happen for real."""
     path = tmp_path_factory.mktemp("e2e-fast") / "envoi.db"
     with running_server(
         f"sqlite:///{path}",

@@ -295,3 +295,50 @@ def test_crash_inside_a_confirmation_leaves_nothing_half_done(
     monkeypatch.undo()
     assert world.app.lifecycle.confirm(alice.member.id, intent_id, PIN).state is IntentState.SETTLED
     assert world.posted(bob) == 5_00
+
+
+def test_many_workers_expire_and_deliver_each_thing_once(world: World, engine: Engine) -> None:
+    alice = world.person("alice", funds=100_00)
+    bob = world.person("bob")
+    for _ in range(8):
+        world.post(alice, f"@{BOT} #envoyer 1€ @bob")
+    assert len(world.pending(alice)) == 8
+    world.clock.advance(seconds=world.app.settings.confirmation_window_s + 1)
+    # Each worker has its own connections; they race for the same rows.
+    workers = [make_world(world.app.settings.database_url) for _ in range(3)]
+    for other in workers:
+        other.clock.current = world.clock.current
+    barrier = threading.Barrier(len(workers))
+    expired: list[int] = []
+    delivered: list[int] = []
+    errors: list[BaseException] = []
+
+    def work(other: World) -> None:
+        barrier.wait()
+        try:
+            expired.append(other.app.lifecycle.expire_due(limit=3))
+            expired.append(other.app.lifecycle.expire_due(limit=10))
+            delivered.append(other.app.delivery.deliver_due())
+            delivered.append(other.app.delivery.deliver_due())
+        except BaseException as exc:  # asserted below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=work, args=(w,)) for w in workers]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    for other in workers:
+        other.app.engine.dispose()
+    assert errors == []
+    assert sum(expired) == 8
+    assert world.pending(alice) == []
+    assert world.available(alice) == 100_00
+    with engine.connect() as conn:
+        rows = conn.execute(select(outbox.c.dedupe_key, outbox.c.delivered_at)).all()
+    assert all(row.delivered_at is not None for row in rows)
+    assert sum(delivered) == len(rows)  # nothing sent twice
+    # 8 "confirm" replies and 8 "expired" DMs reached the network, once each.
+    bot_posts = world.app.sandbox.inbox(alice.sandbox_id, limit=100)
+    assert len(bot_posts) == 16
+    assert world.posted(bob) == 0
