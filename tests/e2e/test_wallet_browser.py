@@ -214,7 +214,15 @@ def context_factory(browser: Browser, base_url: str) -> Iterator[Callable[..., B
                 else None
             ),
         )
-        context.on("requestfailed", lambda r: problems.append(f"failed: {r.url}"))
+        # A navigation cancels what the previous page still loads (net::ERR_ABORTED): not a bug.
+        context.on(
+            "requestfailed",
+            lambda r: (
+                problems.append(f"failed: {r.url} {r.failure}")
+                if "ERR_ABORTED" not in (r.failure or "")
+                else None
+            ),
+        )
         contexts.append(context)
         return context
 
