@@ -33,6 +33,7 @@ _TWO_PHASE = _POST | _VOID
 _KNOWN_FLAGS = _LINKED | _PENDING | _TWO_PHASE
 _GUARD_DEBITS = int(AccountFlags.DEBITS_MUST_NOT_EXCEED_CREDITS)
 _GUARD_CREDITS = int(AccountFlags.CREDITS_MUST_NOT_EXCEED_DEBITS)
+_SHARDED = int(AccountFlags.SHARDED)
 
 POSTED, PENDING, VOIDED, EXPIRED = "posted", "pending", "voided", "expired"
 
@@ -318,12 +319,24 @@ def expire(
     for p in pending:
         if p.state != PENDING or p.expires_at is None or now < p.expires_at:
             continue
-        for account, name in (
-            (p.debit_account_id, "debits_pending"),
-            (p.credit_account_id, "credits_pending"),
-        ):
-            for target in (balances[account], deltas.setdefault(account, Balance())):
-                setattr(target, name, getattr(target, name) - p.amount)
+        d, c = p.debit_account_id, p.credit_account_id
+        _shift("void", balances[d], balances[c], p.amount)
+        _shift("void", deltas.setdefault(d, Balance()), deltas.setdefault(c, Balance()), p.amount)
         p.state = EXPIRED
         expired.append(p.id)
     return expired, deltas
+
+
+def valid_account(a: Account) -> bool:
+    """An id and a code that fit their columns, an ISO currency code, known flags, and
+    SHARDED only without a balance check (a check needs the whole balance on one row)."""
+    flags = int(a.flags)
+    return (
+        0 < len(a.id) <= 100
+        and len(a.currency) == 3
+        and a.currency.isascii()
+        and a.currency.isupper()
+        and 0 < len(a.code) <= 32
+        and not flags & ~(_GUARD_DEBITS | _GUARD_CREDITS | _SHARDED)
+        and not (flags & _SHARDED and flags & (_GUARD_DEBITS | _GUARD_CREDITS))
+    )

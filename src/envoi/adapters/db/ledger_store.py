@@ -45,14 +45,20 @@ from envoi.ledger.model import (
     TransferFlags,
     TransferOutcome,
 )
-from envoi.ledger.rules import PENDING, Balance, Decision, Rules, StoredTransfer, expire
+from envoi.ledger.rules import (
+    PENDING,
+    Balance,
+    Decision,
+    Rules,
+    StoredTransfer,
+    expire,
+    valid_account,
+)
 
 T = TypeVar("T")
 DEFAULT_SHARDS = 16
-_CHECKS = AccountFlags.DEBITS_MUST_NOT_EXCEED_CREDITS | AccountFlags.CREDITS_MUST_NOT_EXCEED_DEBITS
-_ALL_ACCOUNT_FLAGS = _CHECKS | AccountFlags.SHARDED
 # Flag values to enum members without the enum's per-call cost.
-_ACCOUNT_FLAGS = {v: AccountFlags(v) for v in range(int(_ALL_ACCOUNT_FLAGS) + 1)}
+_ACCOUNT_FLAGS = {v: AccountFlags(v) for v in range(int(max(AccountFlags)) * 2)}
 _TRANSFER_FLAGS = {v: TransferFlags(v) for v in range(int(max(TransferFlags)) * 2)}
 _BALANCE_FIELDS = ("debits_pending", "debits_posted", "credits_pending", "credits_posted")
 # Raw SQL for the hot path (one statement per step, arrays on PostgreSQL, executemany
@@ -161,7 +167,7 @@ class SqlLedger:
         now = self.now()
         insert = pg_insert if self._pg else sqlite_insert
         for account in accounts:
-            if not _valid_account(account):
+            if not valid_account(account):
                 results.append(CreateAccountResult.INVALID)
                 continue
             shards = self.shards if account.flags & AccountFlags.SHARDED else 1
@@ -251,7 +257,7 @@ class SqlLedger:
         due = self.conn.execute(
             select(t.id, t.debit_account_id, t.credit_account_id)
             .where(t.state == PENDING, t.expires_at.is_not(None), t.expires_at <= _utc(now))
-            .order_by(t.expires_at)
+            .order_by(t.expires_at, t.seq)
             .limit(limit)
         ).all()
         if not due:
@@ -260,7 +266,8 @@ class SqlLedger:
         locked = self._lock(accounts, _salt(due[0].id))
         # Re-read under the locks: a concurrent post, void or expiry may have won.
         known = self._load({r.id for r in due})
-        expired, deltas = expire(list(known.values()), locked.balances, _aware(now))
+        in_order = [known[r.id] for r in due if r.id in known]
+        expired, deltas = expire(in_order, locked.balances, _aware(now))
         self._write(Decision([], [], dict.fromkeys(expired, "expired"), deltas), locked, now)
         return expired
 
@@ -394,19 +401,6 @@ def _posted(r: Any) -> PostedTransfer:
 def _columns(rows: Sequence[tuple[Any, ...]]) -> tuple[list[Any], ...]:
     """Rows to one list per column: PostgreSQL unnest()s them back into rows."""
     return tuple(list(c) for c in zip(*rows, strict=True))
-
-
-def _valid_account(a: Account) -> bool:
-    flags = int(a.flags)
-    return (
-        0 < len(a.id) <= 100
-        and len(a.currency) == 3
-        and a.currency.isascii()
-        and a.currency.isupper()
-        and 0 < len(a.code) <= 32
-        and not flags & ~int(_ALL_ACCOUNT_FLAGS)
-        and not (flags & AccountFlags.SHARDED and flags & _CHECKS)
-    )
 
 
 def _salt(transfer_id: str) -> int:
