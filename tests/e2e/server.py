@@ -56,6 +56,7 @@ def running_server(database_url: str, log_dir: Path, **settings: str) -> Iterato
     proc = subprocess.Popen(  # noqa: S603 - our own CLI
         [sys.executable, "-m", "envoi.cli", "run", "--port", str(port)],
         env=env,
+        cwd=log_dir,  # no stray .env from the developer's checkout
         stdout=log,
         stderr=subprocess.STDOUT,
     )

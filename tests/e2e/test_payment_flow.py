@@ -306,3 +306,40 @@ def test_unclaimed_money_is_refunded(fast_server: Server) -> None:
     carol.sign_up()
     carol.link()
     assert carol.wallet()["balance_minor"] == 0
+
+
+def test_sign_out_revokes_the_token_and_errors_speak_the_callers_language(server: Server) -> None:
+    (zoe,) = people(server, "Zoé Leroy")
+    zoe.sign_up()
+    assert zoe.http.get("/api/v1/me").status_code == 200
+    assert zoe.http.delete("/api/v1/auth/token").status_code == 204
+    gone = zoe.http.get("/api/v1/me")
+    assert gone.status_code == 401
+    assert gone.json()["error"]["code"] == "UNAUTHENTICATED"
+    english = zoe.http.get("/api/v1/me", headers={"Accept-Language": "en-GB,en;q=0.8"})
+    assert english.json()["error"]["message"] == "Please sign in to continue."
+    french = zoe.http.get("/api/v1/me", headers={"Accept-Language": "fr-FR"})
+    assert french.json()["error"]["message"] == "Connectez-vous pour continuer."
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "body"),
+    [
+        ("post", "/api/v1/members", {"email": "x"}),
+        ("post", "/api/v1/members", {"email": 5, "password": None}),
+        ("post", "/api/v1/auth/token", ["not", "an", "object"]),
+        ("put", "/api/v1/me/pin", {"pin": "12345678901234567890123"}),
+        ("post", "/api/v1/me/topups", {"amount_minor": 5.5}),
+        ("post", "/api/v1/me/intents/nope/confirm", {"pin": "1234"}),
+        ("get", "/api/v1/nowhere", None),
+    ],
+)
+def test_bad_input_gets_a_clear_error_never_a_500(
+    server: Server, method: str, path: str, body: object
+) -> None:
+    (yann,) = people(server, "Yann Morel")
+    yann.sign_up()
+    r = yann.http.request(method, path, json=body)
+    assert 400 <= r.status_code < 500, r.text
+    assert r.json()["error"]["code"]
+    assert r.json()["error"]["message"]

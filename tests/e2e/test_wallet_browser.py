@@ -9,21 +9,18 @@ these tests never download a browser.
 
 from __future__ import annotations
 
-import os
-import socket
-import subprocess
-import sys
-import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 
 import httpx
 import pytest
 from playwright.sync_api import Browser, BrowserContext, Page, expect, sync_playwright
 
 from envoi.money import Money
+from tests.e2e.people import eventually
+from tests.e2e.server import running_server
 
 pytestmark = pytest.mark.browser
 
@@ -40,70 +37,14 @@ SCREENSHOT = Path("/tmp/envoi-confirm.png")  # noqa: S108 - a fixed path people 
 PASSWORD = "correct horse battery"
 ALICE_PIN, BOB_PIN = "4821", "7395"
 FIVE_EUROS_FR = Money(500, "EUR").format("fr")  # "5,00 €" with the narrow spaces babel uses
-T = TypeVar("T")
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
-
-
-def _eventually(probe: Callable[[], T | None], timeout: float = 15.0) -> T:
-    deadline = time.monotonic() + timeout
-    while True:
-        value = probe()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError(f"not true within {timeout}s")
-        time.sleep(0.1)
 
 
 @pytest.fixture(scope="module")
 def base_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    """``envoi run`` in a subprocess on a free port and a fresh SQLite file; killed at the end."""
+    """``envoi run`` in a subprocess on a free port and a fresh SQLite file; stopped at the end."""
     work = tmp_path_factory.mktemp("wallet-e2e")
-    port = _free_port()
-    url = f"http://127.0.0.1:{port}"
-    env = {
-        **os.environ,
-        "ENVOI_DATABASE_URL": f"sqlite:///{work / 'e2e.db'}",
-        "ENVOI_BASE_URL": url,
-        "ENVOI_WORKER_POLL_S": "0.2",
-        "ENVOI_LOG_LEVEL": "WARNING",
-    }
-    log_path = work / "server.log"
-    with log_path.open("w") as log:
-        proc = subprocess.Popen(  # noqa: S603 - our own CLI, fixed arguments
-            [sys.executable, "-m", "envoi.cli", "run", "--port", str(port)],
-            env=env,
-            cwd=work,  # no stray .env from the developer's checkout
-            stdout=log,
-            stderr=subprocess.STDOUT,
-        )
-        try:
-            deadline = time.monotonic() + 60
-            while True:
-                if proc.poll() is not None:
-                    pytest.fail(f"server exited:\n{log_path.read_text()}")
-                try:
-                    if httpx.get(f"{url}/healthz", timeout=1).status_code == 200:
-                        break
-                except httpx.TransportError:
-                    pass
-                if time.monotonic() > deadline:
-                    pytest.fail(f"server not up within 60 s:\n{log_path.read_text()}")
-                time.sleep(0.1)
-            yield url
-        finally:
-            proc.terminate()
-            try:
-                proc.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait()
+    with running_server(f"sqlite:///{work / 'e2e.db'}", work) as live:
+        yield live.base_url
 
 
 @dataclass
@@ -172,7 +113,7 @@ def people(base_url: str) -> dict[str, Member]:
             items: list[Any] = found.json()
             return items
 
-        _eventually(awaiting)
+        eventually(awaiting)
     return {"alice": alice, "bob": bob}
 
 

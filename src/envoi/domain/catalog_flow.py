@@ -136,6 +136,15 @@ FLOW_ERRORS: dict[ErrorCode, dict[str, str]] = {
 
 # Notifications and network replies about a payment's life.
 EVENTS: dict[str, dict[str, str]] = {
+    # In the app, to the member themselves (no "@" greeting).
+    "to_confirm": {
+        "fr": "Paiement de {amount} à {payee} à confirmer avec votre code secret.",
+        "en": "Payment of {amount} to {payee} to confirm with your PIN.",
+    },
+    "asked_to_pay": {
+        "fr": "{payee} vous demande {amount} : à confirmer avec votre code secret.",
+        "en": "{payee} asks you for {amount}: confirm with your PIN.",
+    },
     "confirm_request": {
         "fr": "@{payer}, confirmez {amount} pour {payee} dans votre portefeuille : {url}",
         "en": "@{payer}, confirm {amount} to {payee} in your wallet: {url}",

@@ -134,8 +134,9 @@ class Announcer:
     def created(self, intent: PaymentIntent, payer: Member) -> None:
         """Ask the payer to confirm (for a request, the payer is the person asked)."""
         names = self._names(intent, payer)
-        key = "payment_requested" if intent.kind is IntentKind.REQUEST else "confirm_request"
-        self._notify(payer.id, key, names.raw, intent.id)
+        request = intent.kind is IntentKind.REQUEST
+        key = "payment_requested" if request else "confirm_request"
+        self._notify(payer.id, "asked_to_pay" if request else "to_confirm", names.raw, intent.id)
         self._announce(
             intent,
             "created",

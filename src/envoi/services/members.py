@@ -101,6 +101,19 @@ class Members:
             uow.commit()
         return token
 
+    def revoke_token(self, token: str) -> None:
+        """Sign out: the token stops working at once, not when it would have expired."""
+        with self.ctx.uow() as uow:
+            uow.members.revoke_token(token_digest(token))
+            uow.commit()
+
+    def check_password(self, member_id: str, password: str) -> None:
+        """Re-authentication before a sensitive change (a new PIN)."""
+        with self.ctx.uow() as uow:
+            stored = uow.members.password_hash(member_id)
+        if stored is None or not verify_password(stored, password):
+            raise EnvoiError(ErrorCode.INVALID_CREDENTIALS)
+
     def authenticate(self, token: str) -> Member:
         with self.ctx.uow() as uow:
             member = uow.members.member_for_token(token_digest(token), self.ctx.clock.now())

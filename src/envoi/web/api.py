@@ -195,6 +195,18 @@ def create_token(body: Credentials, envoi: App) -> dict[str, str]:
     return {"access_token": token, "token_type": "bearer"}
 
 
+@router.delete("/auth/token", status_code=204, tags=["members"])
+def revoke_token(
+    member: Me,
+    envoi: App,
+    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
+) -> None:
+    """Sign out: this bearer token stops working now."""
+    assert credentials is not None  # Me already required it
+    envoi.members.revoke_token(credentials.credentials)
+    del member
+
+
 @router.get("/me", tags=["members"])
 def me(member: Me) -> dict[str, Any]:
     return member_view(member)

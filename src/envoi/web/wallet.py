@@ -173,7 +173,7 @@ def logout_form(page: PageDep) -> Response:
 
 @router.post("/logout")
 def logout(post: PostDep) -> Response:
-    # The cookie is replaced; the API token itself ends with its TTL (no revoke service yet).
+    # The API token is revoked and the cookie replaced.
     post.page.sign_out()
     return post.page.redirect("/")
 
@@ -427,7 +427,7 @@ def save_pin(post: PostDep) -> Response:
     if me.has_pin and not errors:
         # Changing a PIN takes the password: a borrowed session alone must not reset it.
         try:
-            page.envoi.members.issue_token(me.email, form.get("password", ""))
+            page.envoi.members.check_password(me.id, form.get("password", ""))
         except EnvoiError as exc:
             errors["password"] = page.error_text(exc)
     if errors:

@@ -128,6 +128,9 @@ class Page:
         self.session = Session.member(token)
 
     def sign_out(self) -> None:
+        token = self.session.token
+        if token is not None:
+            self.envoi.members.revoke_token(token)
         self.session = Session.visitor()
         self.member = None
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, RowMapping, and_, select, update
+from sqlalchemy import Connection, RowMapping, and_, delete, select, update
 
 from envoi.adapters.db.rows import aware, insert_once, utc
 from envoi.adapters.db.tables import api_tokens, identities, members, pots
@@ -172,6 +172,15 @@ class SqlMembers:
                 expires_at=utc(expires),
             )
         )
+
+    def revoke_token(self, token_hash: str) -> None:
+        self.conn.execute(delete(api_tokens).where(api_tokens.c.token_hash == token_hash))
+
+    def password_hash(self, member_id: str) -> str | None:
+        found: str | None = self.conn.execute(
+            select(members.c.password_hash).where(members.c.id == member_id)
+        ).scalar()
+        return found
 
     def member_for_token(self, token_hash: str, now: datetime) -> Member | None:
         row = (
