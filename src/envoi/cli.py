@@ -109,7 +109,7 @@ def demo(
     """Seed the demo story: Alice, Bob, an organisation, a pot and a payment to confirm."""
     from envoi.adapters.db.migrate import upgrade
     from envoi.bootstrap import bootstrap
-    from envoi.demo import PASSWORD, PIN, already_seeded, seed
+    from envoi.demo import PASSWORD, PIN, already_seeded, refresh_pending, seed
 
     settings = get_settings()
     _configure_logging(settings, quiet=True)
@@ -117,7 +117,12 @@ def demo(
     envoi = bootstrap(settings)
     if already_seeded(envoi):
         if once:
-            typer.echo("Demo story already seeded (delete envoi.db to start afresh).")
+            refresh_pending(envoi)
+            typer.echo(
+                "Demo story already seeded (delete envoi.db to start afresh); "
+                f"Alice has a payment to confirm. Sign in as alice@demo.envoi / {PASSWORD}, "
+                f"PIN {PIN}."
+            )
             return
         raise typer.BadParameter("the demo story is already seeded; use --once or a fresh database")
     story = seed(envoi)

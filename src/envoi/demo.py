@@ -66,10 +66,26 @@ def seed(app: Envoi) -> DemoStory:
         bob.id, hashtag="AnnivJulie", title="Cadeau pour Julie", goal_minor=100_00
     )
 
-    # The story's first step, ready to confirm: Alice's post.
-    post = app.sandbox.post(ids["alice"], f"@{app.settings.bot_handle} #envoyer 5€ @bob")
+    return DemoStory(people, refresh_pending(app))
+
+
+def refresh_pending(app: Envoi) -> str | None:
+    """The story's first step, ready to confirm: Alice's post to Bob.
+
+    Posted again when the last one was confirmed, cancelled or has expired, so a
+    later ``make run`` still opens on a payment waiting for Alice's PIN.
+    """
+    alice = app.sandbox.get_by_handle("alice")
+    with app.ctx.uow() as uow:
+        member = uow.members.by_email("alice@demo.envoi")
+    if alice is None or member is None:
+        return None
+    waiting = app.wallet.to_confirm(member.id)
+    if waiting:
+        return waiting[0].id
+    post = app.sandbox.post(alice.id, f"@{app.settings.bot_handle} #envoyer 5€ @bob")
     app.sandbox.deliver(post.id, app.intake)
+    app.delivery.deliver_due()
     with app.ctx.uow() as uow:
         intent = uow.intents.by_source("sandbox", post.id)
-    app.delivery.deliver_due()
-    return DemoStory(people, intent.id if intent else None)
+    return intent.id if intent else None
