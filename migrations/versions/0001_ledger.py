@@ -46,7 +46,7 @@ def upgrade() -> None:
         sa.Column("debits_posted", sa.BigInteger(), server_default="0", nullable=False),
         sa.Column("credits_pending", sa.BigInteger(), server_default="0", nullable=False),
         sa.Column("credits_posted", sa.BigInteger(), server_default="0", nullable=False),
-        sa.Column("last_seq", sa.BigInteger(), nullable=True),
+        sa.Column("last_id", ID, nullable=True),
         sa.CheckConstraint(
             "(flags & 4) <> 0 OR (debits_pending >= 0 AND debits_posted >= 0"
             " AND credits_pending >= 0 AND credits_posted >= 0)",
@@ -89,8 +89,8 @@ def upgrade() -> None:
         sa.Column("created_at", TS, nullable=False),
         sa.Column("expires_at", TS, nullable=True),
         sa.Column("state", sa.String(length=8), nullable=False),
-        sa.Column("debit_prev", sa.BigInteger(), nullable=True),
-        sa.Column("credit_prev", sa.BigInteger(), nullable=True),
+        sa.Column("debit_prev", ID, nullable=True),
+        sa.Column("credit_prev", ID, nullable=True),
         sa.CheckConstraint("amount > 0", name=op.f("ck_ledger_transfers_amount_positive")),
         sa.CheckConstraint(
             "debit_account_id <> credit_account_id",

@@ -59,8 +59,8 @@ _LINK_COUNTS = text(
     " FROM ledger_transfers WHERE debit_prev IS NOT NULL"
     " UNION ALL SELECT credit_account_id, credit_prev, seq"
     " FROM ledger_transfers WHERE credit_prev IS NOT NULL"
-    " UNION ALL SELECT account_id, last_seq, NULL"
-    " FROM ledger_balances WHERE last_seq IS NOT NULL) AS l"
+    " UNION ALL SELECT account_id, last_id, NULL"
+    " FROM ledger_balances WHERE last_id IS NOT NULL) AS l"
     " GROUP BY l.account"
 )
 _BAD_LINKS = text(
@@ -69,9 +69,9 @@ _BAD_LINKS = text(
     " FROM ledger_transfers WHERE debit_prev IS NOT NULL"
     " UNION ALL SELECT credit_account_id, credit_prev, seq"
     " FROM ledger_transfers WHERE credit_prev IS NOT NULL"
-    " UNION ALL SELECT account_id, last_seq, NULL"
-    " FROM ledger_balances WHERE last_seq IS NOT NULL) AS l"
-    " LEFT JOIN ledger_transfers t ON t.seq = l.target GROUP BY l.account, l.target"
+    " UNION ALL SELECT account_id, last_id, NULL"
+    " FROM ledger_balances WHERE last_id IS NOT NULL) AS l"
+    " LEFT JOIN ledger_transfers t ON t.id = l.target GROUP BY l.account, l.target"
     " HAVING COUNT(*) > 1 OR MAX(CASE WHEN t.seq IS NULL"
     " OR (t.debit_account_id <> l.account AND t.credit_account_id <> l.account)"
     " OR t.seq >= l.source THEN 1 ELSE 0 END) = 1"
@@ -153,7 +153,7 @@ def _balance_problems(conn: Connection) -> tuple[list[str], dict[str, tuple[int,
 def _history_problems(conn: Connection, legs: dict[str, int]) -> list[str]:
     """Links valid, none twice, as many as transfers: each is reached exactly once."""
     problems = [
-        f"{account_id}: broken history link to transfer #{target}"
+        f"{account_id}: broken history link to transfer {target}"
         for account_id, target in conn.execute(_BAD_LINKS)
     ]
     links = {account: int(n) for account, n in conn.execute(_LINK_COUNTS)}

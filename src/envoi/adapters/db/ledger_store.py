@@ -65,14 +65,14 @@ _BALANCE_FIELDS = ("debits_pending", "debits_posted", "credits_pending", "credit
 # on SQLite). Only constants are interpolated.
 _LOCK_PG = (
     "SELECT a.id, a.currency, a.code, a.flags, b.shard, b.debits_pending, b.debits_posted,"
-    " b.credits_pending, b.credits_posted, b.last_seq"
+    " b.credits_pending, b.credits_posted, b.last_id"
     " FROM ledger_accounts a JOIN ledger_balances b"
     " ON b.account_id = a.id AND b.shard = %(salt)s %% a.shards"
     " WHERE a.id = ANY(%(ids)s) ORDER BY a.id FOR NO KEY UPDATE OF b"
 )
 _LOCK_SQLITE = (
     "SELECT a.id, a.currency, a.code, a.flags, b.shard, b.debits_pending, b.debits_posted,"
-    " b.credits_pending, b.credits_posted, b.last_seq"
+    " b.credits_pending, b.credits_posted, b.last_id"
     " FROM ledger_accounts a JOIN ledger_balances b"
     " ON b.account_id = a.id AND b.shard = ? % a.shards"
     " WHERE a.id IN (SELECT value FROM json_each(?))"
@@ -87,22 +87,24 @@ _LOAD_SQLITE = (
     " pending_id, timeout_s, reference, expires_at, state FROM ledger_transfers"
     " WHERE id IN (SELECT value FROM json_each(?))"
 )
-_SEQS_PG = "SELECT nextval('ledger_transfers_seq_seq') FROM generate_series(1, %s)"
-_SEQS_SQLITE = "SELECT COALESCE(MAX(seq), 0) FROM ledger_transfers"  # under the write lock
+# seq (history order) comes from the identity, in the batch's order (WITH ORDINALITY).
 _INSERT_PG = (
     "INSERT INTO ledger_transfers (id, debit_account_id, credit_account_id, amount,"
-    " currency, code, flags, pending_id, timeout_s, reference, expires_at, state, seq,"
+    " currency, code, flags, pending_id, timeout_s, reference, expires_at, state,"
     " debit_prev, credit_prev, created_at)"
-    " SELECT *, %s::timestamptz FROM unnest(%s::varchar[], %s::varchar[], %s::varchar[],"
-    " %s::bigint[], %s::varchar[], %s::varchar[], %s::int[], %s::varchar[], %s::int[],"
-    " %s::varchar[], %s::timestamptz[], %s::varchar[], %s::bigint[], %s::bigint[],"
-    " %s::bigint[])"
+    " SELECT u.id, u.d, u.c, u.amount, u.currency, u.code, u.flags, u.pending_id,"
+    " u.timeout_s, u.reference, u.expires_at, u.state, u.dprev, u.cprev, %s::timestamptz"
+    " FROM unnest(%s::varchar[], %s::varchar[], %s::varchar[], %s::bigint[], %s::varchar[],"
+    " %s::varchar[], %s::int[], %s::varchar[], %s::int[], %s::varchar[], %s::timestamptz[],"
+    " %s::varchar[], %s::varchar[], %s::varchar[]) WITH ORDINALITY AS u(id, d, c, amount,"
+    " currency, code, flags, pending_id, timeout_s, reference, expires_at, state, dprev,"
+    " cprev, n) ORDER BY u.n"
 )
 _INSERT_SQLITE = (
     "INSERT INTO ledger_transfers (id, debit_account_id, credit_account_id, amount,"
-    " currency, code, flags, pending_id, timeout_s, reference, expires_at, state, seq,"
+    " currency, code, flags, pending_id, timeout_s, reference, expires_at, state,"
     " debit_prev, credit_prev, created_at)"
-    " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+    " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
 )
 _RESOLVE_PG = (
     "UPDATE ledger_transfers t SET state = v.state"
@@ -113,29 +115,29 @@ _RESOLVE_SQLITE = "UPDATE ledger_transfers SET state = ? WHERE id = ?"
 _MOVE_PG = (
     "UPDATE ledger_balances b SET debits_pending = b.debits_pending + v.dp,"
     " debits_posted = b.debits_posted + v.dpo, credits_pending = b.credits_pending + v.cp,"
-    " credits_posted = b.credits_posted + v.cpo, last_seq = COALESCE(v.head, b.last_seq)"
-    " FROM unnest(%s::bigint[], %s::bigint[], %s::bigint[], %s::bigint[], %s::bigint[],"
+    " credits_posted = b.credits_posted + v.cpo, last_id = COALESCE(v.head, b.last_id)"
+    " FROM unnest(%s::bigint[], %s::bigint[], %s::bigint[], %s::bigint[], %s::varchar[],"
     " %s::varchar[], %s::smallint[]) AS v(dp, dpo, cp, cpo, head, account_id, shard)"
     " WHERE b.account_id = v.account_id AND b.shard = v.shard"
 )
 _MOVE_SQLITE = (
     "UPDATE ledger_balances SET debits_pending = debits_pending + ?,"
     " debits_posted = debits_posted + ?, credits_pending = credits_pending + ?,"
-    " credits_posted = credits_posted + ?, last_seq = COALESCE(?, last_seq)"
+    " credits_posted = credits_posted + ?, last_id = COALESCE(?, last_id)"
     " WHERE account_id = ? AND shard = ?"
 )
 # An account's history: walk each of its balance rows' chains back from the newest.
 _HISTORY = text(
-    "WITH RECURSIVE chain(seq, depth) AS ("
-    " SELECT last_seq, 1 FROM ledger_balances WHERE account_id = :account"
-    " AND last_seq IS NOT NULL"
+    "WITH RECURSIVE chain(id, depth) AS ("
+    " SELECT last_id, 1 FROM ledger_balances WHERE account_id = :account"
+    " AND last_id IS NOT NULL"
     " UNION ALL"
     " SELECT CASE WHEN t.debit_account_id = :account THEN t.debit_prev ELSE t.credit_prev END,"
-    " c.depth + 1 FROM chain c JOIN ledger_transfers t ON t.seq = c.seq"
+    " c.depth + 1 FROM chain c JOIN ledger_transfers t ON t.id = c.id"
     " WHERE c.depth < :limit)"
     " SELECT t.id, t.debit_account_id, t.credit_account_id, t.amount, t.currency, t.code,"
     " t.flags, t.pending_id, t.reference, t.created_at, t.state"
-    " FROM chain c JOIN ledger_transfers t ON t.seq = c.seq ORDER BY t.seq DESC LIMIT :limit"
+    " FROM chain c JOIN ledger_transfers t ON t.id = c.id ORDER BY t.seq DESC LIMIT :limit"
 )
 
 
@@ -146,7 +148,7 @@ class _Locked:
     accounts: dict[str, Account]
     balances: dict[str, Balance]
     shard_of: dict[str, int]
-    heads: dict[str, int | None]  # the row's newest transfer (head of its history chain)
+    heads: dict[str, str | None]  # the row's newest transfer (head of its history chain)
 
 
 class SqlLedger:
@@ -300,7 +302,7 @@ class SqlLedger:
         return {r[0]: _stored(r) for r in rows}
 
     def _write(self, decision: Decision, locked: _Locked, now: datetime) -> None:
-        heads: dict[str, int] = {}  # account -> its newest transfer, if this batch made one
+        heads: dict[str, str] = {}  # account -> its newest transfer, if this batch made one
         if decision.created:
             self._insert(decision.created, locked.heads, heads, now)
         if decision.resolved:
@@ -326,25 +328,20 @@ class SqlLedger:
     def _insert(
         self,
         created: Sequence[StoredTransfer],
-        previous: dict[str, int | None],
-        heads: dict[str, int],
+        previous: dict[str, str | None],
+        heads: dict[str, str],
         now: datetime,
     ) -> None:
         """Insert the new transfers, each linked to the previous one of its two accounts."""
-        if self._pg:
-            seqs = sorted(r[0] for r in self.conn.exec_driver_sql(_SEQS_PG, (len(created),)))
-        else:
-            first = self.conn.exec_driver_sql(_SEQS_SQLITE).scalar_one() + 1
-            seqs = list(range(first, first + len(created)))
         rows = []
-        for t, seq in zip(created, seqs, strict=True):
+        for t in created:
             d, c = t.debit_account_id, t.credit_account_id
             debit_prev = heads.get(d) or previous.get(d)
             credit_prev = heads.get(c) or previous.get(c)
-            heads[d] = heads[c] = seq
+            heads[d] = heads[c] = t.id
             rows.append((
                 t.id, d, c, t.amount, t.currency, t.code, int(t.flags), t.pending_id,
-                t.timeout_s, t.reference, self._ts(t.expires_at), t.state, seq, debit_prev,
+                t.timeout_s, t.reference, self._ts(t.expires_at), t.state, debit_prev,
                 credit_prev,
             ))  # fmt: skip
         if self._pg:  # one statement whatever the batch size: arrays in, rows out

@@ -3,8 +3,8 @@
 The database enforces what the code already guarantees, so a bug cannot slip a
 guarded wallet below zero, store a non-positive amount or a transfer twice.
 
-History without per-account indexes: each balance row holds the seq of its newest
-transfer, and each transfer the seq of the previous one on its debit and on its credit
+History without per-account indexes: each balance row holds the id of its newest
+transfer, and each transfer the id of the previous one on its debit and on its credit
 row, so an account's history is a chain walked back from its balance row. Two indexes
 on (account, seq) would cost two random B-tree page writes per transfer (a batch of
 1,000 payments dirtied ~1,300 index pages); the chain costs nothing extra to write,
@@ -59,7 +59,7 @@ ledger_balances = Table(
     Column("debits_posted", BigInteger, nullable=False, server_default="0"),
     Column("credits_pending", BigInteger, nullable=False, server_default="0"),
     Column("credits_posted", BigInteger, nullable=False, server_default="0"),
-    Column("last_seq", BigInteger),  # newest transfer on this row: head of its history chain
+    Column("last_id", ID),  # newest transfer on this row: head of its history chain
     # A SHARDED account's hold may be released on another shard than the one that took
     # it, so only its sum over shards is non-negative; other accounts have one row.
     CheckConstraint(
@@ -107,8 +107,8 @@ ledger_transfers = Table(
     # "pending" until posted/voided/expired.
     Column("state", String(8), nullable=False),
     # The previous transfer on the debit (credit) account's balance row: its history chain.
-    Column("debit_prev", BigInteger),
-    Column("credit_prev", BigInteger),
+    Column("debit_prev", ID),
+    Column("credit_prev", ID),
     CheckConstraint("amount > 0", name="amount_positive"),
     CheckConstraint("debit_account_id <> credit_account_id", name="accounts_differ"),
     CheckConstraint("timeout_s >= 0", name="timeout_non_negative"),
