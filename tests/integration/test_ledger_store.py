@@ -144,6 +144,7 @@ def test_invalid_transfers_get_their_own_result_and_do_not_stop_the_batch(
         Transfer("i6", ALICE, BOB, 1_00, "USD"),
         pay("i7", 1_00, timeout_s=60),  # a timeout only makes sense on a hold
         pay("i8", 1_00, flags=POST | VOID, pending_id="x"),
+        pay("i9" * 51, 1_00),  # longer than the column: a result, not a database error
         pay("ok", 1_00),
     ) == [
         R.INVALID,
@@ -152,6 +153,7 @@ def test_invalid_transfers_get_their_own_result_and_do_not_stop_the_batch(
         R.ACCOUNT_NOT_FOUND,
         R.CURRENCY_MISMATCH,
         R.CURRENCY_MISMATCH,
+        R.INVALID,
         R.INVALID,
         R.INVALID,
         R.OK,

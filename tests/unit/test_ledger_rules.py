@@ -118,6 +118,10 @@ def test_members_after_the_failure_fail_with_the_chain(ledger: MemoryLedger) -> 
         resolve("x", "p", F.VOID_PENDING_TRANSFER, timeout_s=5),
         pay("x", 1, flags=TransferFlags(64)),
         pay("", 1),
+        pay("x" * 101, 1),
+        pay("x", 1, code="c" * 33),
+        pay("x", 1, reference="r" * 201),
+        pay("x", 1, flags=F.PENDING, timeout_s=2**31),
         pay("x", 2**63),
     ],
 )

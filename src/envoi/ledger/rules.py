@@ -23,7 +23,10 @@ from envoi.ledger.model import (
 )
 
 R = CreateTransferResult
-MAX_AMOUNT = 2**63 - 1  # a BIGINT column
+# What the columns hold: longer input is INVALID, never a database error.
+MAX_AMOUNT = 2**63 - 1  # BIGINT
+MAX_ID, MAX_CODE, MAX_REFERENCE = 100, 32, 200
+MAX_TIMEOUT_S = 2**31 - 1  # INTEGER
 # Plain ints: IntFlag arithmetic costs microseconds per operation, on the hot path.
 _LINKED = int(TransferFlags.LINKED)
 _PENDING = int(TransferFlags.PENDING)
@@ -124,8 +127,16 @@ def _same(stored: StoredTransfer, t: Transfer) -> bool:
     )
 
 
-def _flags_invalid(t: Transfer, f: int) -> bool:
-    if f & ~_KNOWN_FLAGS or not t.id or t.timeout_s < 0:
+def _malformed(t: Transfer, f: int) -> bool:
+    """Bad flags, or a field that does not fit what is stored (``MAX_*``)."""
+    if (
+        f & ~_KNOWN_FLAGS
+        or not 0 < len(t.id) <= MAX_ID
+        or not 0 <= t.timeout_s <= MAX_TIMEOUT_S
+        or t.amount > MAX_AMOUNT
+        or len(t.code) > MAX_CODE
+        or (t.reference is not None and len(t.reference) > MAX_REFERENCE)
+    ):
         return True
     if f & _TWO_PHASE:
         # post or void (not both), of a named pending transfer, never itself pending
@@ -213,7 +224,7 @@ class Rules:
         stored = created.get(t.id) or self.known.get(t.id)
         if stored is not None:
             return (R.EXISTS if _same(stored, t) else R.EXISTS_WITH_DIFFERENT_FIELDS), None
-        if _flags_invalid(t, flags) or t.amount > MAX_AMOUNT:
+        if _malformed(t, flags):
             return R.INVALID, None
         if flags & _TWO_PHASE:
             return self._resolve(t, flags, created, resolved)
@@ -258,7 +269,7 @@ class Rules:
         resolved: dict[str, str],
     ) -> tuple[CreateTransferResult, _Effect | None]:
         """Post or void the pending transfer ``t.pending_id``."""
-        pending_id = t.pending_id or ""  # set: checked by _flags_invalid
+        pending_id = t.pending_id or ""  # set: checked by _malformed
         p = created.get(pending_id) or self.known.get(pending_id)
         if p is None:
             return R.PENDING_TRANSFER_NOT_FOUND, None
@@ -332,11 +343,11 @@ def valid_account(a: Account) -> bool:
     SHARDED only without a balance check (a check needs the whole balance on one row)."""
     flags = int(a.flags)
     return (
-        0 < len(a.id) <= 100
+        0 < len(a.id) <= MAX_ID
         and len(a.currency) == 3
         and a.currency.isascii()
         and a.currency.isupper()
-        and 0 < len(a.code) <= 32
+        and 0 < len(a.code) <= MAX_CODE
         and not flags & ~(_GUARD_DEBITS | _GUARD_CREDITS | _SHARDED)
         and not (flags & _SHARDED and flags & (_GUARD_DEBITS | _GUARD_CREDITS))
     )
