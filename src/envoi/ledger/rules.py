@@ -190,7 +190,9 @@ class Rules:
             elif linked and i == last:
                 result = R.LINKED_EVENT_CHAIN_OPEN
             else:
-                result, effect = self._apply(t, flags, created, resolved)
+                # Undo information only inside a linked chain (nothing else is undone).
+                track = linked or bool(chain)
+                result, effect = self._apply(t, flags, created, resolved, track)
             outcomes.append(TransferOutcome(t.id, result))
             if not (linked or chain):  # a lone transfer
                 chain_start = i + 1
@@ -206,10 +208,21 @@ class Rules:
             if not linked:  # the chain is closed
                 chain, chain_failed, chain_start = [], False, i + 1
         deltas = {}
-        for account, before in initial.items():
-            after = _values(self.balances[account])
-            if after != before:
-                deltas[account] = Balance(*(x - y for x, y in zip(after, before, strict=True)))
+        for account, (dp, dpo, cp, cpo) in initial.items():
+            b = self.balances[account]
+            delta = Balance(
+                b.debits_pending - dp,
+                b.debits_posted - dpo,
+                b.credits_pending - cp,
+                b.credits_posted - cpo,
+            )
+            if (
+                delta.debits_pending
+                or delta.debits_posted
+                or delta.credits_pending
+                or delta.credits_posted
+            ):
+                deltas[account] = delta
         return Decision(outcomes, list(created.values()), resolved, deltas)
 
     # -- one transfer -------------------------------------------------------------
@@ -220,6 +233,7 @@ class Rules:
         flags: int,
         created: dict[str, StoredTransfer],
         resolved: dict[str, str],
+        track: bool,
     ) -> tuple[CreateTransferResult, _Effect | None]:
         stored = created.get(t.id) or self.known.get(t.id)
         if stored is not None:
@@ -259,7 +273,7 @@ class Rules:
         )  # fmt: skip
         kind = "pending" if pending else "posted"
         _shift(kind, d, c, amount)
-        return R.OK, _Effect(t.id, kind, d, c, amount)
+        return R.OK, _Effect(t.id, kind, d, c, amount) if track else None
 
     def _resolve(  # noqa: PLR0911 -- one return per result, in order of precedence
         self,

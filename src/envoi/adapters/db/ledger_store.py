@@ -334,6 +334,7 @@ class SqlLedger:
     ) -> None:
         """Insert the new transfers, each linked to the previous one of its two accounts."""
         rows = []
+        ts = self._ts
         for t in created:
             d, c = t.debit_account_id, t.credit_account_id
             debit_prev = heads.get(d) or previous.get(d)
@@ -341,14 +342,14 @@ class SqlLedger:
             heads[d] = heads[c] = t.id
             rows.append((
                 t.id, d, c, t.amount, t.currency, t.code, int(t.flags), t.pending_id,
-                t.timeout_s, t.reference, self._ts(t.expires_at), t.state, debit_prev,
-                credit_prev,
+                t.timeout_s, t.reference, t.expires_at and ts(t.expires_at), t.state,
+                debit_prev, credit_prev,
             ))  # fmt: skip
         if self._pg:  # one statement whatever the batch size: arrays in, rows out
-            self.conn.exec_driver_sql(_INSERT_PG, (self._ts(now), *_columns(rows)))
+            self.conn.exec_driver_sql(_INSERT_PG, (ts(now), *_columns(rows)))
         else:
-            ts = self._ts(now)
-            self.conn.exec_driver_sql(_INSERT_SQLITE, [(*r, ts) for r in rows])
+            at = ts(now)
+            self.conn.exec_driver_sql(_INSERT_SQLITE, [(*r, at) for r in rows])
 
     def _ts(self, value: datetime | None) -> Any:
         """A timestamp as the driver stores it: aware on PostgreSQL, SQLAlchemy's
