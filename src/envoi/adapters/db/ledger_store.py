@@ -27,6 +27,7 @@ import zlib
 from collections.abc import Callable, Collection, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from functools import lru_cache
 from typing import Any, TypeVar
 
 from sqlalchemy import Connection, Engine, func, select, text
@@ -286,7 +287,7 @@ class SqlLedger:
         else:
             rows = self.conn.exec_driver_sql(_LOCK_SQLITE, (salt, _json_list(ids))).all()
         for r in rows:
-            locked.accounts[r[0]] = Account(r[0], r[1], r[2], _ACCOUNT_FLAGS[r[3]])
+            locked.accounts[r[0]] = _account(r[0], r[1], r[2], r[3])
             locked.shard_of[r[0]] = r[4]
             locked.balances[r[0]] = Balance(r[5], r[6], r[7], r[8])
             locked.heads[r[0]] = r[9]
@@ -360,6 +361,12 @@ class SqlLedger:
         if self._pg:
             return value
         return value.replace(tzinfo=None).isoformat(sep=" ", timespec="microseconds")
+
+
+@lru_cache(maxsize=1 << 16)
+def _account(account_id: str, currency: str, code: str, flags: int) -> Account:
+    """Accounts never change: share one (frozen, slow to build) object per row value."""
+    return Account(account_id, currency, code, _ACCOUNT_FLAGS[flags])
 
 
 def _stored(r: Any) -> StoredTransfer:
