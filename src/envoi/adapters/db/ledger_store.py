@@ -304,53 +304,66 @@ class SqlLedger:
 
     def _write(self, decision: Decision, locked: _Locked, now: datetime) -> None:
         heads: dict[str, str] = {}  # account -> its newest transfer, if this batch made one
-        if decision.created:
-            self._insert(decision.created, locked.heads, heads, now)
-        if decision.resolved:
-            states = [(state, pid) for pid, state in decision.resolved.items()]
-            if self._pg:
-                self.conn.exec_driver_sql(_RESOLVE_PG, _columns(states))
-            else:
-                self.conn.exec_driver_sql(_RESOLVE_SQLITE, states)
-        deltas = decision.deltas
-        if deltas or heads:
-            zero = Balance()
-            moves = [
-                (d.debits_pending, d.debits_posted, d.credits_pending, d.credits_posted,
-                 heads.get(a), a, locked.shard_of[a])
-                for a in sorted(deltas.keys() | heads.keys())
-                for d in (deltas.get(a, zero),)
-            ]  # fmt: skip
-            if self._pg:
-                self.conn.exec_driver_sql(_MOVE_PG, _columns(moves))
-            else:
-                self.conn.exec_driver_sql(_MOVE_SQLITE, moves)
+        rows = self._rows(decision.created, locked.heads, heads, now)
+        states = [(state, pid) for pid, state in decision.resolved.items()]
+        deltas, zero = decision.deltas, Balance()
+        moves = [
+            (d.debits_pending, d.debits_posted, d.credits_pending, d.credits_posted,
+             heads.get(a), a, locked.shard_of[a])
+            for a in sorted(deltas.keys() | heads.keys())
+            for d in (deltas.get(a, zero),)
+        ]  # fmt: skip
+        if not self._pg:
+            writes: list[tuple[str, Sequence[tuple[Any, ...]]]] = [
+                (_INSERT_SQLITE, rows),
+                (_RESOLVE_SQLITE, states),
+                (_MOVE_SQLITE, moves),
+            ]
+            for statement, many in writes:
+                if many:
+                    self.conn.exec_driver_sql(statement, many)  # executemany
+            return
+        # PostgreSQL: one round trip for all the writes (data-modifying CTEs). The resolved
+        # pending transfers are older rows, never the ones this statement inserts.
+        steps: list[tuple[str, tuple[Any, ...]]] = [
+            (statement, params)
+            for statement, params in (
+                (_INSERT_PG, (self._ts(now), *_columns(rows)) if rows else ()),
+                (_RESOLVE_PG, _columns(states) if states else ()),
+                (_MOVE_PG, _columns(moves) if moves else ()),
+            )
+            if params
+        ]
+        if steps:
+            *before, (last, _) = steps
+            ctes = ", ".join(f"w{i} AS ({statement})" for i, (statement, _) in enumerate(before))
+            combined = f"WITH {ctes} {last}" if before else last
+            self.conn.exec_driver_sql(combined, tuple(p for _, ps in steps for p in ps))
 
-    def _insert(
+    def _rows(
         self,
         created: Sequence[StoredTransfer],
         previous: dict[str, str | None],
         heads: dict[str, str],
         now: datetime,
-    ) -> None:
-        """Insert the new transfers, each linked to the previous one of its two accounts."""
-        rows = []
+    ) -> list[tuple[Any, ...]]:
+        """Rows of the new transfers, each linked to the previous one of its two accounts;
+        on SQLite with the creation time last, as its INSERT wants."""
+        rows: list[tuple[Any, ...]] = []
         ts = self._ts
+        at = None if self._pg else ts(now)
         for t in created:
             d, c = t.debit_account_id, t.credit_account_id
             debit_prev = heads.get(d) or previous.get(d)
             credit_prev = heads.get(c) or previous.get(c)
             heads[d] = heads[c] = t.id
-            rows.append((
+            row = (
                 t.id, d, c, t.amount, t.currency, t.code, int(t.flags), t.pending_id,
                 t.timeout_s, t.reference, t.expires_at and ts(t.expires_at), t.state,
                 debit_prev, credit_prev,
-            ))  # fmt: skip
-        if self._pg:  # one statement whatever the batch size: arrays in, rows out
-            self.conn.exec_driver_sql(_INSERT_PG, (ts(now), *_columns(rows)))
-        else:
-            at = ts(now)
-            self.conn.exec_driver_sql(_INSERT_SQLITE, [(*r, at) for r in rows])
+            )  # fmt: skip
+            rows.append(row if self._pg else (*row, at))
+        return rows
 
     def _ts(self, value: datetime | None) -> Any:
         """A timestamp as the driver stores it: aware on PostgreSQL, SQLAlchemy's
