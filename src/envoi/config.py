@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from functools import cache
 from typing import Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import Field, SecretStr
+from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -32,6 +33,7 @@ class Settings(BaseSettings):
     base_url: str = Field(default="http://127.0.0.1:8000", description="Public URL of the wallet")
     currency: str = "EUR"
     default_locale: Literal["fr", "en"] = "fr"
+    timezone: str = Field(default="Europe/Paris", description="IANA zone for dates shown to people")
 
     # Secrets. The PIN key must live outside the database (DESIGN.md §4); the
     # default exists only so the demo runs with nothing to configure.
@@ -66,6 +68,16 @@ class Settings(BaseSettings):
     outbox_max_attempts: int = 8
 
     log_level: str = "INFO"
+
+    @field_validator("timezone")
+    @classmethod
+    def _known_zone(cls, value: str) -> str:
+        # Refused at start-up rather than on the first page that shows a date.
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError) as exc:
+            raise ValueError(f"unknown time zone {value!r}") from exc
+        return value
 
 
 @cache

@@ -100,3 +100,9 @@ def test_messages_in_both_languages() -> None:
 )
 def test_pick_locale(header: str | None, locale: str) -> None:
     assert pick_locale(header) == locale
+
+
+def test_settings_refuse_an_unknown_time_zone() -> None:
+    with pytest.raises(ValueError, match="unknown time zone"):
+        Settings(timezone="Mars/Olympus")
+    assert Settings(timezone="America/Montreal").timezone == "America/Montreal"

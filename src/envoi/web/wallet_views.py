@@ -39,7 +39,6 @@ from envoi.web.wallet_session import COOKIE, LANG_COOKIE, Session, SessionCodec
 log = logging.getLogger(__name__)
 
 # Times are shown in the wallet's home time zone (a French e-wallet); stored in UTC.
-DISPLAY_TZ = ZoneInfo("Europe/Paris")
 _TEMPLATES = Path(__file__).parent / "templates"
 _env = Environment(
     loader=FileSystemLoader(_TEMPLATES),
@@ -107,8 +106,9 @@ class Page:
     def when(self, moment: datetime | None) -> str:
         if moment is None:
             return ""
-        local = moment.astimezone(DISPLAY_TZ)
-        same_year = local.year == datetime.now(UTC).astimezone(DISPLAY_TZ).year
+        zone = ZoneInfo(self.envoi.settings.timezone)
+        local = moment.astimezone(zone)
+        same_year = local.year == datetime.now(UTC).astimezone(zone).year
         date = format_skeleton("MMMd" if same_year else "yMMMd", local, locale=self.locale)
         time = format_time(local, "short", locale=self.locale)
         return self._("when", date=date, time=time)
