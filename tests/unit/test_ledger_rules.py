@@ -15,7 +15,7 @@ from envoi.ledger.model import (
     Transfer,
     TransferFlags,
 )
-from envoi.ledger.rules import valid_account
+from envoi.ledger.rules import Rules, StoredTransfer, valid_account
 
 R = CreateTransferResult
 F = TransferFlags
@@ -176,3 +176,14 @@ def test_account_validation(ledger: MemoryLedger) -> None:
     assert ledger.create_accounts([Account("a", "EUR", "wallet")]) == [
         CreateAccountResult.EXISTS_WITH_DIFFERENT_FIELDS
     ]
+
+
+def test_a_hold_whose_accounts_were_not_loaded_is_not_found() -> None:
+    """The SQL store looks holds up before it locks their accounts; one created in between
+    shows up in ``known`` without balances, and counts as created after this batch."""
+    hold = StoredTransfer("h", "a", "b", 10, "EUR", "t", F.PENDING, None, 0, None, None, "pending")
+    rules = Rules({}, {}, {"h": hold}, T0)
+    decision = rules.decide([resolve("p", "h", F.POST_PENDING_TRANSFER)])
+    assert [o.result for o in decision.outcomes] == [R.PENDING_TRANSFER_NOT_FOUND]
+    assert decision.created == []
+    assert hold.state == "pending"

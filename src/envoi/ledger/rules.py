@@ -156,7 +156,8 @@ class Rules:
 
     ``balances`` must hold every existing account of ``accounts``; ``known`` every
     stored transfer whose id is in the batch or is a batch's ``pending_id``. Both are
-    updated in place as the batch applies (the caller owns fresh copies).
+    updated in place as the batch applies (the caller owns fresh copies). A pending
+    transfer whose accounts are missing from ``balances`` counts as not found.
     """
 
     def __init__(
@@ -285,7 +286,11 @@ class Rules:
         """Post or void the pending transfer ``t.pending_id``."""
         pending_id = t.pending_id or ""  # set: checked by _malformed
         p = created.get(pending_id) or self.known.get(pending_id)
-        if p is None:
+        if p is None or not (
+            p.debit_account_id in self.balances and p.credit_account_id in self.balances
+        ):
+            # Without its accounts' balances, the hold appeared after the caller looked for
+            # it (created concurrently): as of the caller's reads, it did not exist yet.
             return R.PENDING_TRANSFER_NOT_FOUND, None
         if not p.flags & _PENDING:
             return R.PENDING_TRANSFER_NOT_PENDING, None

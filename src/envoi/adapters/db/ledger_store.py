@@ -9,9 +9,9 @@ One ``create_transfers`` call, whatever its size, costs a fixed number of statem
 2. read the batch's ids and the pending transfers it names (after the locks, so a
    concurrent post or void of the same pending transfer is seen);
 3. decide every outcome in memory (``envoi.ledger.rules``);
-4. write with bulk statements: one INSERT of the new transfers, one UPDATE of the
-   balances (deltas, and the head of each row's history chain), one UPDATE of
-   resolved pending transfers.
+4. write in bulk: the new transfers, the balances (deltas, and the head of each row's
+   history chain), the resolved pending transfers: one statement on PostgreSQL (arrays
+   unnest()ed into data-modifying CTEs), an executemany each on SQLite.
 
 A SHARDED account (fees, clearing, escrow) has N balance rows; a batch adds its
 changes to one of them, picked from its first transfer id, so concurrent payments
