@@ -3,9 +3,7 @@
 
 from __future__ import annotations
 
-import os
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 from sqlalchemy import Engine
@@ -13,29 +11,15 @@ from sqlalchemy import Engine
 from envoi.adapters.db.engine import make_engine
 from envoi.adapters.db.migrate import upgrade
 from envoi.adapters.db.schema import metadata
-from tests.databases import create_pg_database, drop_pg_database
-
-PG_URL = os.environ.get("ENVOI_TEST_DATABASE_URL")
-
-
-BACKENDS = ["sqlite", "postgresql"] if PG_URL else ["sqlite"]
+from tests.databases import BACKENDS, empty_database
 
 
 @pytest.fixture(scope="session", params=BACKENDS)
 def database_url(
     request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[str]:
-    """A freshly migrated database for this test process: SQLite always, and PostgreSQL
-    too when ``ENVOI_TEST_DATABASE_URL`` is set, so every database test runs on both."""
-    if request.param == "postgresql":
-        assert PG_URL is not None
-        url, name = create_pg_database(PG_URL)
-        upgrade(url)
-        yield url
-        drop_pg_database(PG_URL, name)
-    else:
-        path: Path = tmp_path_factory.mktemp("db") / "envoi-test.db"
-        url = f"sqlite:///{path}"
+    """A freshly migrated database for this test process (see ``BACKENDS``)."""
+    with empty_database(request.param, tmp_path_factory.mktemp("db")) as url:
         upgrade(url)
         yield url
 

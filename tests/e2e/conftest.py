@@ -2,32 +2,21 @@
 
 from __future__ import annotations
 
-import os
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 
-from tests.databases import create_pg_database, drop_pg_database
+from tests.databases import BACKENDS, empty_database
 from tests.e2e.people import OPEN_CLIENTS
 from tests.e2e.server import Server, running_server
-
-PG_URL = os.environ.get("ENVOI_TEST_DATABASE_URL")
-BACKENDS = ["sqlite", "postgresql"] if PG_URL else ["sqlite"]
 
 
 @pytest.fixture(scope="module", params=BACKENDS)
 def backend_url(
     request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[str]:
-    if request.param == "postgresql":
-        assert PG_URL is not None
-        url, name = create_pg_database(PG_URL)
+    with empty_database(request.param, tmp_path_factory.mktemp("e2e")) as url:
         yield url
-        drop_pg_database(PG_URL, name)
-    else:
-        path: Path = tmp_path_factory.mktemp("e2e") / "envoi.db"
-        yield f"sqlite:///{path}"
 
 
 @pytest.fixture(scope="module")

@@ -8,6 +8,7 @@ import pytest
 from sqlalchemy import Engine
 
 from envoi.adapters.db import ledger_check
+from tests.integration.flow_app import World, make_world
 
 
 @pytest.fixture(autouse=True)
@@ -23,3 +24,11 @@ def _ledger_adds_up(request: pytest.FixtureRequest) -> Iterator[None]:
     problems = ledger_check.check(engine)
     if problems:
         pytest.fail("ledger check failed:\n  " + "\n  ".join(problems), pytrace=False)
+
+
+@pytest.fixture
+def world(engine: Engine, database_url: str) -> Iterator[World]:
+    """The assembled service on the test database, with a clock the test moves."""
+    built = make_world(database_url)
+    yield built
+    built.app.engine.dispose()

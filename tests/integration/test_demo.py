@@ -2,21 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
-import pytest
-from sqlalchemy import Engine
-
 from envoi.demo import PIN, already_seeded, refresh_pending, seed
 from envoi.domain.model import IntentState
-from tests.integration.flow_app import World, make_world
-
-
-@pytest.fixture
-def world(engine: Engine, database_url: str) -> Iterator[World]:
-    built = make_world(database_url)
-    yield built
-    built.app.engine.dispose()
+from tests.integration.flow_app import World
 
 
 def test_demo_story(world: World) -> None:

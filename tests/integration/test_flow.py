@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterator
 
 import pytest
 from sqlalchemy import Engine, func, select
@@ -12,13 +11,6 @@ from envoi.adapters.db.tables import inbound_posts, outbox, payment_intents
 from envoi.domain.errors import EnvoiError, ErrorCode
 from envoi.domain.model import IntentState, MemberKind
 from tests.integration.flow_app import BOT, PIN, World, make_world
-
-
-@pytest.fixture
-def world(engine: Engine, database_url: str) -> Iterator[World]:
-    built = make_world(database_url)
-    yield built
-    built.app.engine.dispose()
 
 
 def test_send_confirm_settle(world: World) -> None:
