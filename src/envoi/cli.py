@@ -166,9 +166,14 @@ def ledger_balance(account_id: str = typer.Argument(..., help="e.g. wallet:mem_â
     from envoi.services.context import SystemClock
 
     engine = make_engine(get_settings().database_url)
-    with engine.connect() as conn:
-        balance = SqlLedger(conn, SystemClock().now).balance(account_id)
-    engine.dispose()
+    try:
+        with engine.connect() as conn:
+            balance = SqlLedger(conn, SystemClock().now).balance(account_id)
+    except KeyError:
+        typer.echo(f"No ledger account {account_id!r} (ids look like wallet:mem_â€¦).", err=True)
+        raise typer.Exit(1) from None
+    finally:
+        engine.dispose()
     typer.echo(
         f"{account_id}: posted {balance.posted}, pending out {balance.debits_pending}, "
         f"pending in {balance.credits_pending}, available {balance.available} {balance.currency}"

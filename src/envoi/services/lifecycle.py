@@ -6,6 +6,7 @@ ledger legs and its notifications commit together or not at all.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import datetime, timedelta
 
 import structlog
@@ -95,27 +96,42 @@ class Lifecycle:
 
     def expire_due(self, *, limit: int = 100) -> int:
         """Close confirmation windows that have passed: the holds are voided."""
-        now = self.ctx.clock.now()
-        with self.ctx.uow() as uow:
-            due = uow.intents.due(IntentState.AWAITING_CONFIRMATION, now, limit=limit)
-            for intent in due:
-                self.end_in(uow, intent, IntentState.EXPIRED, now)
-            uow.commit()
-        return len(due)
+
+        def expire(uow: UnitOfWork, intent: PaymentIntent, now: datetime) -> bool:
+            self.end_in(uow, intent, IntentState.EXPIRED, now)
+            return True
+
+        return self._one_by_one(IntentState.AWAITING_CONFIRMATION, expire, limit)
 
     def refund_due(self, *, limit: int = 100) -> int:
         """Give unclaimed escrowed money back to its payer when the claim window ends."""
-        now = self.ctx.clock.now()
+
+        def refund(uow: UnitOfWork, intent: PaymentIntent, now: datetime) -> bool:
+            payer_id = intent.payer_member_id
+            if not self._release_escrow(uow, intent, payer_id, IntentState.REFUNDED, now):
+                return False
+            Announcer(self.ctx, uow, now).ended(intent, self._member(uow, payer_id), "refunded")
+            return True
+
+        return self._one_by_one(IntentState.CLAIMABLE, refund, limit)
+
+    def _one_by_one(
+        self,
+        state: IntentState,
+        step: Callable[[UnitOfWork, PaymentIntent, datetime], bool],
+        limit: int,
+    ) -> int:
+        """One transaction per intent: each takes its ledger locks in one round (no
+        deadlock between workers) and one bad intent cannot hold back the others."""
         done = 0
-        with self.ctx.uow() as uow:
-            for intent in uow.intents.due(IntentState.CLAIMABLE, now, limit=limit):
-                if self._release_escrow(
-                    uow, intent, intent.payer_member_id, IntentState.REFUNDED, now
-                ):
-                    payer = self._member(uow, intent.payer_member_id)
-                    Announcer(self.ctx, uow, now).ended(intent, payer, "refunded")
-                    done += 1
-            uow.commit()
+        for _ in range(limit):
+            now = self.ctx.clock.now()
+            with self.ctx.uow() as uow:
+                due = uow.intents.due(state, now, limit=1)
+                if not due:
+                    break
+                done += step(uow, due[0], now)
+                uow.commit()
         return done
 
     def claim_for(self, uow: UnitOfWork, member: Member, network: str, user_id: str) -> int:
