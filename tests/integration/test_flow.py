@@ -334,3 +334,49 @@ def test_many_workers_expire_and_deliver_each_thing_once(world: World, engine: E
     bot_posts = world.app.sandbox.inbox(alice.sandbox_id, limit=100)
     assert len(bot_posts) == 16
     assert world.posted(bob) == 0
+
+
+def test_requests_count_against_limits_only_once_agreed(database_url: str, engine: Engine) -> None:
+    world = make_world(database_url, limit_daily_minor=30_00)
+    alice = world.person("alice", funds=100_00, verified=True)
+    bob = world.person("bob")
+    world.post(bob, f"@{BOT} #demander 25€ @alice")
+    world.post(bob, f"@{BOT} #demander 25€ @alice")
+    first, second = world.pending(alice)  # asking twice fills no cap
+    assert world.app.lifecycle.confirm(alice.member.id, first, PIN).state is IntentState.SETTLED
+    with pytest.raises(EnvoiError) as capped:
+        world.app.lifecycle.confirm(alice.member.id, second, PIN)
+    assert capped.value.code is ErrorCode.LIMIT_DAILY
+    assert (world.posted(alice), world.posted(bob)) == (75_00, 25_00)
+    world.app.engine.dispose()
+
+
+def test_simultaneous_payments_cannot_both_fit_under_the_daily_cap(
+    database_url: str, engine: Engine
+) -> None:
+    world = make_world(database_url, limit_daily_minor=30_00)
+    alice = world.person("alice", funds=100_00, verified=True)
+    world.person("bob")
+    posts = [
+        world.app.sandbox.post(alice.sandbox_id, f"@{BOT} #envoyer 20€ @bob #{n}").to_inbound()
+        for n in range(4)
+    ]
+    barrier = threading.Barrier(len(posts))
+    errors: list[BaseException] = []
+
+    def deliver(index: int) -> None:
+        barrier.wait()
+        try:
+            world.app.intake.receive_post(posts[index])
+        except BaseException as exc:  # asserted below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=deliver, args=(i,)) for i in range(len(posts))]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert errors == []
+    assert len(world.pending(alice)) == 1
+    assert world.available(alice) == 80_00
+    world.app.engine.dispose()

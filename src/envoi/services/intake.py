@@ -28,7 +28,7 @@ from envoi.money import Money
 from envoi.services.announce import Announcer
 from envoi.services.context import Context
 from envoi.services.ledger_ops import require_ok
-from envoi.services.policy import check_limits, fee_for, fee_rule, is_organisation, windows
+from envoi.services.policy import enforce_limits, fee_for, fee_rule, is_organisation
 from envoi.services.ports import InboundPost, NetworkUser
 from envoi.services.secrets import new_id
 from envoi.services.unit_of_work import UnitOfWork
@@ -199,14 +199,13 @@ class Intake:
             payee_member = author
 
         now = self.ctx.clock.now()
-        day, month = windows(now)
-        check_limits(
+        enforce_limits(
+            uow,
             settings,
             payer,
             result.amount,
             to_organisation=is_organisation(payee_member),
-            spent_day=uow.intents.outgoing_total(payer.id, day),
-            spent_month=uow.intents.outgoing_total(payer.id, month),
+            now=now,
         )
         rule = fee_rule(settings, kind)
         fee = fee_for(rule, result.amount)

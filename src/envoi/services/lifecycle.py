@@ -19,6 +19,7 @@ from envoi.services.announce import Announcer
 from envoi.services.context import Context
 from envoi.services.intake import hold_transfers
 from envoi.services.ledger_ops import require_ok, resolve_pending
+from envoi.services.policy import enforce_limits, is_organisation
 from envoi.services.secrets import verify_pin
 from envoi.services.unit_of_work import UnitOfWork
 
@@ -77,6 +78,20 @@ class Lifecycle:
                 raise EnvoiError(ErrorCode.INTENT_NOT_PENDING, state=intent.state.value)
             if now >= intent.expires_at:
                 raise EnvoiError(ErrorCode.INTENT_EXPIRED)
+            if intent.kind is IntentKind.REQUEST:
+                # Asking counted nothing against the payer's caps: agreeing does.
+                payer = self._member(uow, member_id)
+                payee = (
+                    self._member(uow, intent.payee.member_id) if intent.payee.member_id else None
+                )
+                enforce_limits(
+                    uow,
+                    settings,
+                    payer,
+                    intent.amount,
+                    to_organisation=is_organisation(payee),
+                    now=now,
+                )
             settled = self._settle(uow, intent, now)
             uow.commit()
         log.info("intent.confirmed", intent_id=intent_id, state=settled.state.value)

@@ -8,6 +8,7 @@ from envoi.config import FeeRule, Settings
 from envoi.domain.errors import EnvoiError, ErrorCode
 from envoi.domain.model import IntentKind, Member, MemberKind
 from envoi.money import Money
+from envoi.services.unit_of_work import UnitOfWork
 
 
 def fee_for(rule: FeeRule, amount: Money) -> Money:
@@ -59,6 +60,29 @@ def check_limits(
         monthly = min(monthly, settings.limit_unverified_monthly_minor)
     if spent_month + amount.minor > monthly:
         raise EnvoiError(ErrorCode.LIMIT_MONTHLY, limit_minor=monthly)
+
+
+def enforce_limits(
+    uow: UnitOfWork,
+    settings: Settings,
+    payer: Member,
+    amount: Money,
+    *,
+    to_organisation: bool,
+    now: datetime,
+) -> None:
+    """Check the caps against what this payer has committed, with the payer locked so two
+    payments at once cannot both fit under a cap that only one of them fits."""
+    uow.members.lock(payer.id)
+    day, month = windows(now)
+    check_limits(
+        settings,
+        payer,
+        amount,
+        to_organisation=to_organisation,
+        spent_day=uow.intents.outgoing_total(payer.id, day),
+        spent_month=uow.intents.outgoing_total(payer.id, month),
+    )
 
 
 def windows(now: datetime) -> tuple[datetime, datetime]:

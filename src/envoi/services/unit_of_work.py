@@ -47,6 +47,10 @@ class MemberRepo(Protocol):
         """(member id, password hash) for an e-mail."""
         ...
 
+    def lock(self, member_id: str) -> None:
+        """Serialise this member's spending decisions until the transaction ends."""
+        ...
+
     def pin_state(self, member_id: str) -> tuple[str | None, int, datetime | None]:
         """(pin hash, consecutive failures, locked until)."""
         ...

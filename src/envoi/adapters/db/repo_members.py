@@ -106,6 +106,14 @@ class SqlMembers:
         ).first()
         return (row[0], row[1]) if row else None
 
+    def lock(self, member_id: str) -> None:
+        # PostgreSQL: one payer's limit checks and holds run one at a time. SQLite's
+        # BEGIN IMMEDIATE already serialises every writer.
+        if self.conn.dialect.name == "postgresql":
+            self.conn.execute(
+                select(members.c.id).where(members.c.id == member_id).with_for_update()
+            )
+
     def pin_state(self, member_id: str) -> tuple[str | None, int, datetime | None]:
         row = self.conn.execute(
             select(members.c.pin_hash, members.c.pin_failures, members.c.pin_locked_until).where(

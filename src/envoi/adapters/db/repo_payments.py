@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any, Literal, cast
 
-from sqlalchemy import Connection, RowMapping, func, or_, select, update
+from sqlalchemy import Connection, RowMapping, and_, func, not_, or_, select, update
 
 from envoi.adapters.db.rows import aware, insert_once, utc
 from envoi.adapters.db.tables import inbound_posts, payment_intents, topups
@@ -187,11 +187,16 @@ class SqlIntents:
 
     def outgoing_total(self, payer_member_id: str, since: datetime) -> int:
         t = payment_intents
+        # A request counts once its payer agrees: asking must not eat someone's limits.
+        unanswered_request = and_(
+            t.c.kind == "request", t.c.state == IntentState.AWAITING_CONFIRMATION.value
+        )
         total = self.conn.execute(
             select(func.coalesce(func.sum(t.c.amount_minor), 0)).where(
                 t.c.payer_member_id == payer_member_id,
                 t.c.state.in_(_COMMITTED),
-                t.c.created_at >= utc(since),
+                not_(unanswered_request),
+                func.coalesce(t.c.settled_at, t.c.created_at) >= utc(since),
             )
         ).scalar_one()
         return int(total)
