@@ -183,6 +183,8 @@ def upgrade() -> None:
         sa.Column("kind", sa.String(length=10), nullable=False),
         sa.Column("state", sa.String(length=25), nullable=False),
         sa.Column("payer_member_id", sa.String(length=40), nullable=False),
+        sa.Column("payer_network_user_id", sa.String(length=100), nullable=True),
+        sa.Column("payer_handle", sa.String(length=100), nullable=True),
         sa.Column("requester_member_id", sa.String(length=40), nullable=True),
         sa.Column("payee_kind", sa.String(length=10), nullable=False),
         sa.Column("payee_member_id", sa.String(length=40), nullable=True),

@@ -90,6 +90,7 @@ def bootstrap(settings: Settings, *, clock: Clock | None = None) -> Envoi:
         "expire_intents": app.lifecycle.expire_due,
         "refund_unclaimed": app.lifecycle.refund_due,
         "deliver_outbox": app.delivery.deliver_due,
+        "reconcile_topups": app.funding.reconcile,
         "expire_ledger_holds": lambda: _expire_ledger(ctx),
     }
     app.routers = [

@@ -207,6 +207,16 @@ EVENTS: dict[str, dict[str, str]] = {
         "fr": "Paiement de {amount} à {payee} annulé : rien n'a été débité.",
         "en": "Payment of {amount} to {payee} cancelled: nothing was taken.",
     },
+    "pin_locked": {
+        "fr": "Code secret bloqué {minutes} min après plusieurs erreurs. Si ce n'était pas vous, "
+        "changez votre mot de passe.",
+        "en": "PIN locked for {minutes} min after repeated mistakes. If this was not you, "
+        "change your password.",
+    },
+    "pin_changed": {
+        "fr": "Votre code secret a été changé. Si ce n'était pas vous, contactez-nous.",
+        "en": "Your PIN was changed. If this was not you, contact us.",
+    },
     "topup_succeeded": {
         "fr": "Rechargement de {amount} réussi.",
         "en": "Top-up of {amount} succeeded.",

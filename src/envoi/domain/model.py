@@ -121,6 +121,9 @@ class PaymentIntent:
     source_network: str | None
     source_post_id: str | None
     requester_member_id: str | None  # for #demander: who asked (and is paid)
+    # The payer's network account in this exchange, as it was named then.
+    payer_network_user_id: str | None
+    payer_handle: str | None
     created_at: datetime
     expires_at: datetime
     settled_at: datetime | None = None

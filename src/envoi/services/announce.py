@@ -72,12 +72,14 @@ class Announcer:
         return self.uow.identities.first_of_member(member_id, network)
 
     def _names(self, intent: PaymentIntent, payer: Member) -> _Names:
-        linked = self._linked(payer.id, intent.source_network)
+        # The account of this exchange only: naming another account the member linked
+        # would unmask it.
+        handle, user_id = intent.payer_handle, intent.payer_network_user_id
         sigil = "#" if intent.payee.kind is PayeeKind.POT else "@"
         return _Names(
-            payer_at=f"@{linked.handle}" if linked else payer.display_name,
-            payer_handle=linked.handle if linked else payer.display_name,
-            payer_user_id=linked.network_user_id if linked else None,
+            payer_at=f"@{handle}" if handle else payer.display_name,
+            payer_handle=handle or payer.display_name,
+            payer_user_id=user_id,
             payee_at=f"{sigil}{intent.payee.handle}",
             raw=_raw(self.ctx, intent, payer.display_name),
         )
@@ -202,11 +204,19 @@ class Announcer:
             text = _text(event, payer.locale, names.raw, payee=names.payee_at)
             self._dm(intent, intent.source_network, names.payer_user_id, event, text)
 
-    def refusal(self, post: InboundPost, error: EnvoiError, locale: Locale) -> None:
-        """One answer per refused command, privately when it came privately."""
+    def refusal(
+        self,
+        post: InboundPost,
+        error: EnvoiError,
+        locale: Locale,
+        *,
+        private: bool,
+        key: str | None = None,
+    ) -> None:
+        """One answer per refused command (or per ``key``), by DM when ``private``."""
         text = render_error(error, locale, bot=self.ctx.settings.bot_handle, url=self.ctx.url("/"))
-        dedupe_key = f"post:{post.network}:{post.post_id}:refusal"
-        if post.direct:
+        dedupe_key = key or f"post:{post.network}:{post.post_id}:refusal"
+        if private:
             self.uow.notices.enqueue(
                 kind="dm",
                 network=post.network,

@@ -8,6 +8,9 @@ ledger transfer whose id is the top-up's.
 
 from __future__ import annotations
 
+import hashlib
+from datetime import timedelta
+
 import structlog
 
 from envoi.domain import accounts
@@ -41,7 +44,9 @@ class Funding:
                 max=Money(MAX_TOPUP_MINOR, self.ctx.settings.currency).format("fr"),
             )
         amount = Money(amount_minor, self.ctx.settings.currency)
-        key = f"{member_id}:{request_key or new_id('req')}"
+        # Stored hashed: whatever key a client picks fits, and is scoped to its member.
+        key = hashlib.sha256(f"{member_id}:{request_key or new_id('req')}".encode()).hexdigest()
+        digits = "".join(c for c in card.number if c.isdigit())
         now = self.ctx.clock.now()
         pending = Topup(
             id=new_id("top"),
@@ -50,22 +55,23 @@ class Funding:
             status="requires_action",  # overwritten below; "pending" in the table
             processor=self.ctx.processor.name,
             processor_ref="",
-            last4=card.number[-4:],
+            last4=digits[-4:],
             decline_code=None,
             action_url=None,
             created_at=now,
         )
         with self.ctx.uow() as uow:
-            existing = uow.topups.by_key(key)
-            if existing is not None:
-                if existing.amount != amount:
+            # Insert first: of two requests with one key, exactly one row wins, and the
+            # other charges under that row's id (the processor answers it the same).
+            if not uow.topups.add_pending(pending, key):
+                existing = uow.topups.by_key(key)
+                assert existing is not None
+                if existing.amount != amount or existing.member_id != member_id:
                     raise EnvoiError(ErrorCode.IDEMPOTENCY_CONFLICT)
                 if existing.processor_ref:
                     return existing
                 pending = existing
-            else:
-                uow.topups.add_pending(pending, key)
-                uow.commit()
+            uow.commit()
         # The processor is idempotent by our top-up id: a retry never charges twice.
         charge = self.ctx.processor.charge(pending.id, amount, card)
         with self.ctx.uow() as uow:
@@ -85,6 +91,24 @@ class Funding:
                 topup = self._apply(uow, topup.id, "requires_action", charge)
             uow.commit()
         return topup
+
+    def reconcile(self, *, older_than_s: int = 120, limit: int = 50) -> int:
+        """Finish top-ups whose processor answer was lost (crash after the charge): ask the
+        processor what became of each; one never charged is declined after an hour."""
+        now = self.ctx.clock.now()
+        with self.ctx.uow() as uow:
+            stale = uow.topups.pending_before(now - timedelta(seconds=older_than_s), limit)
+        done = 0
+        for topup in stale:
+            charge = self.ctx.processor.find(topup.id)
+            if charge is None and now - topup.created_at < timedelta(hours=1):
+                continue  # the client may still retry with its key
+            charge = charge or ChargeResult("", "declined", decline_code="abandoned")
+            with self.ctx.uow() as uow:
+                self._apply(uow, topup.id, "pending", charge)
+                uow.commit()
+            done += 1
+        return done
 
     def get(self, member_id: str, topup_id: str) -> Topup:
         with self.ctx.uow() as uow:

@@ -7,7 +7,7 @@ transaction as what it causes, so a post delivered twice pays once.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 import structlog
 
@@ -78,10 +78,18 @@ class Intake:
 
         now = self.ctx.clock.now()
         with self.ctx.uow() as uow:
-            uow.posts.mark_deleted(network, post_id, now)
+            if not uow.posts.mark_deleted(network, post_id, now):
+                # The deletion overtook its post (or came twice): a tombstone makes the
+                # post, if it ever arrives, a duplicate that does nothing.
+                uow.posts.add_tombstone(network, post_id, now)
             intent = uow.intents.by_source(network, post_id)
             if intent is not None and intent.state is IntentState.AWAITING_CONFIRMATION:
-                Lifecycle(self.ctx).end_in(uow, intent, IntentState.CANCELLED, now)
+                try:
+                    Lifecycle(self.ctx).end_in(uow, intent, IntentState.CANCELLED, now)
+                except EnvoiError as exc:
+                    # Confirmed, cancelled or expired a moment before: that stands.
+                    if exc.code is not ErrorCode.INTENT_NOT_PENDING:
+                        raise
             uow.commit()
 
     # --- steps -----------------------------------------------------------------
@@ -100,29 +108,44 @@ class Intake:
     ) -> tuple[str, str | None]:
         if result.kind == "not_a_command":
             return "ignored", None
+        now = self.ctx.clock.now()
         author = uow.identities.member_for(post.network, post.author.user_id)
+        if author is not None:
+            # Handles change: replies must name the account as it is called now.
+            uow.identities.update_handle(
+                post.network, post.author.user_id, post.author.handle, post.author.display_name
+            )
         locale = author.locale if author else self.ctx.settings.default_locale
-        announcer = Announcer(self.ctx, uow, self.ctx.clock.now())
+        # A refusal can tell a lot (a balance too low, a cap reached): only members who
+        # chose "public" get it in public.
+        private = post.direct or (author is not None and author.privacy is not Privacy.PUBLIC)
+        announcer = Announcer(self.ctx, uow, now)
+        if self._over_rate(uow, post, now):
+            # One answer per author and minute, or the bot would amplify a flood.
+            window = f"rate:{post.network}:{post.author.user_id}:{int(now.timestamp()) // 60}"
+            announcer.refusal(
+                post, EnvoiError(ErrorCode.RATE_LIMITED), locale, private=private, key=window
+            )
+            return ErrorCode.RATE_LIMITED.value, None
         try:
             if result.kind == "invalid":
                 assert result.error is not None
                 raise EnvoiError(result.error, position=result.position)
-            self._check_rate(uow, post)
             if author is None:
                 raise EnvoiError(ErrorCode.PAYER_NOT_MEMBER)
             intent, payer = self._open_intent(uow, post, result, resolved, author)
         except EnvoiError as error:
-            announcer.refusal(post, error, locale)
+            announcer.refusal(post, error, locale, private=private)
             return error.code.value, None
         announcer.created(intent, payer)
         return "intent", intent.id
 
-    def _check_rate(self, uow: UnitOfWork, post: InboundPost) -> None:
-        since = self.ctx.clock.now() - timedelta(minutes=1)
+    def _over_rate(self, uow: UnitOfWork, post: InboundPost, now: datetime) -> bool:
         # This post is already stored, so it counts itself.
-        recent = uow.posts.count_recent(post.network, post.author.user_id, since)
-        if recent > self.ctx.settings.commands_per_minute:
-            raise EnvoiError(ErrorCode.RATE_LIMITED)
+        recent = uow.posts.count_recent(
+            post.network, post.author.user_id, now - timedelta(minutes=1)
+        )
+        return recent > self.ctx.settings.commands_per_minute
 
     def _payee(
         self,
@@ -180,12 +203,15 @@ class Intake:
         kind = IntentKind(result.kind)
         payee, payee_member = self._payee(uow, post, result, resolved, author)
         payer, requester_id = author, None
+        payer_account = (post.author.user_id, post.author.handle)
         if kind is IntentKind.DONATE and not is_organisation(payee_member):
             raise EnvoiError(ErrorCode.PAYEE_NOT_ORGANISATION, payee=payee.handle)
         if kind is IntentKind.REQUEST:
             if payee_member is None:
                 raise EnvoiError(ErrorCode.REQUESTEE_NOT_MEMBER, payee=payee.handle)
             # The asked person pays the author: swap the sides.
+            assert payee.network_user_id is not None
+            payer_account = (payee.network_user_id, payee.handle)
             author_handle = post.author.handle
             payer, requester_id = payee_member, author.id
             payee = Payee(
@@ -199,14 +225,17 @@ class Intake:
             payee_member = author
 
         now = self.ctx.clock.now()
-        enforce_limits(
-            uow,
-            settings,
-            payer,
-            result.amount,
-            to_organisation=is_organisation(payee_member),
-            now=now,
-        )
+        if kind is not IntentKind.REQUEST:
+            # A request is checked when the asked person agrees (Lifecycle.confirm): checking
+            # now would let anyone probe someone else's caps.
+            enforce_limits(
+                uow,
+                settings,
+                payer,
+                result.amount,
+                to_organisation=is_organisation(payee_member),
+                now=now,
+            )
         rule = fee_rule(settings, kind)
         fee = fee_for(rule, result.amount)
         privacy = (
@@ -229,6 +258,8 @@ class Intake:
             source_network=post.network,
             source_post_id=post.post_id,
             requester_member_id=requester_id,
+            payer_network_user_id=payer_account[0],
+            payer_handle=payer_account[1],
             created_at=now,
             expires_at=now + timedelta(seconds=settings.confirmation_window_s),
         )

@@ -46,10 +46,11 @@ class Lifecycle:
         now = self.ctx.clock.now()
         with self.ctx.uow() as uow:
             intent = self._own(uow, member_id, intent_id, payer_only=True)
+            # Concurrent guesses queue here, so each sees the count the last one left.
+            uow.members.lock(member_id)
             pin_hash, _failures, locked_until = uow.members.pin_state(member_id)
             if locked_until is not None and locked_until > now:
-                minutes = max(1, int((locked_until - now).total_seconds() // 60) + 1)
-                raise EnvoiError(ErrorCode.PIN_LOCKED, minutes=minutes)
+                raise EnvoiError(ErrorCode.PIN_LOCKED, minutes=_minutes(locked_until - now))
             if pin_hash is None:
                 raise EnvoiError(ErrorCode.PIN_NOT_SET)
             if (
@@ -60,19 +61,10 @@ class Lifecycle:
             ):
                 raise EnvoiError(ErrorCode.INTENT_MISMATCH)
             if not verify_pin(self.ctx.pin_key, member_id, pin, pin_hash):
-                lock_until = now + timedelta(seconds=settings.pin_lockout_s)
-                failures = uow.members.record_pin_failure(
-                    member_id, settings.pin_max_attempts, lock_until
-                )
+                error = self._wrong_pin(uow, member_id, now)
                 uow.commit()  # the failure must count even though the confirmation fails
                 log.warning("pin.wrong", member_id=member_id, intent_id=intent_id)
-                if failures == 0:  # just locked
-                    raise EnvoiError(
-                        ErrorCode.PIN_LOCKED, minutes=max(1, settings.pin_lockout_s // 60)
-                    )
-                raise EnvoiError(
-                    ErrorCode.WRONG_PIN, remaining=settings.pin_max_attempts - failures
-                )
+                raise error
             uow.members.reset_pin_failures(member_id)
             if intent.state is not IntentState.AWAITING_CONFIRMATION:
                 raise EnvoiError(ErrorCode.INTENT_NOT_PENDING, state=intent.state.value)
@@ -96,6 +88,21 @@ class Lifecycle:
             uow.commit()
         log.info("intent.confirmed", intent_id=intent_id, state=settled.state.value)
         return settled
+
+    def _wrong_pin(self, uow: UnitOfWork, member_id: str, now: datetime) -> EnvoiError:
+        """Count the failure; every ``pin_max_attempts`` in a row lock the PIN, each lock
+        twice as long as the last (up to a day), and the member is told."""
+        settings = self.ctx.settings
+        failures = uow.members.record_pin_failure(member_id)
+        left = settings.pin_max_attempts - failures % settings.pin_max_attempts
+        if left < settings.pin_max_attempts:
+            return EnvoiError(ErrorCode.WRONG_PIN, remaining=left)
+        rounds = failures // settings.pin_max_attempts
+        locked_for = timedelta(seconds=min(settings.pin_lockout_s * 2 ** (rounds - 1), 86_400))
+        uow.members.lock_pin(member_id, now + locked_for)
+        minutes = _minutes(locked_for)
+        uow.notices.notify(member_id, "pin_locked", {"minutes": minutes}, intent_id=None, now=now)
+        return EnvoiError(ErrorCode.PIN_LOCKED, minutes=minutes)
 
     def cancel(self, member_id: str, intent_id: str) -> PaymentIntent:
         now = self.ctx.clock.now()
@@ -123,8 +130,10 @@ class Lifecycle:
 
         def refund(uow: UnitOfWork, intent: PaymentIntent, now: datetime) -> bool:
             payer_id = intent.payer_member_id
-            if not self._release_escrow(uow, intent, payer_id, IntentState.REFUNDED, now):
+            transfers = self._release_escrow(uow, intent, payer_id, IntentState.REFUNDED, now)
+            if transfers is None:
                 return False
+            require_ok(uow.ledger.create_transfers(transfers))
             Announcer(self.ctx, uow, now).ended(intent, self._member(uow, payer_id), "refunded")
             return True
 
@@ -152,17 +161,25 @@ class Lifecycle:
     def claim_for(self, uow: UnitOfWork, member: Member, network: str, user_id: str) -> int:
         """Money waiting for a network identity goes to the member who just linked it."""
         now = self.ctx.clock.now()
+        announcer = Announcer(self.ctx, uow, now)
+        transfers: list[Transfer] = []
         claimed = 0
         for intent in uow.intents.claimable_for(network, user_id):
-            if intent.payer_member_id == member.id:
-                # Paying yourself through an unlinked account: just give it back.
-                if self._release_escrow(uow, intent, member.id, IntentState.REFUNDED, now):
-                    Announcer(self.ctx, uow, now).ended(intent, member, "refunded")
-                continue
-            if self._release_escrow(uow, intent, member.id, IntentState.CLAIMED, now):
-                payer = self._member(uow, intent.payer_member_id)
-                Announcer(self.ctx, uow, now).claimed(intent, payer, member)
+            # Paying yourself through an account you had not linked: it just comes back.
+            own = intent.payer_member_id == member.id
+            state = IntentState.REFUNDED if own else IntentState.CLAIMED
+            released = self._release_escrow(uow, intent, member.id, state, now)
+            if released is None:
+                continue  # someone else got there first
+            transfers += released
+            if own:
+                announcer.ended(intent, member, "refunded")
+            else:
+                announcer.claimed(intent, self._member(uow, intent.payer_member_id), member)
                 claimed += 1
+        if transfers:
+            # One batch: the ledger takes all its locks in one ordered round.
+            require_ok(uow.ledger.create_transfers(transfers))
         return claimed
 
     # --- shared steps --------------------------------------------------------------
@@ -193,13 +210,16 @@ class Lifecycle:
         return ended
 
     def _settle(self, uow: UnitOfWork, intent: PaymentIntent, now: datetime) -> PaymentIntent:
-        escrowed = intent.payee.kind is PayeeKind.IDENTITY
+        joined = self._joined_since(uow, intent)
+        escrowed = intent.payee.kind is PayeeKind.IDENTITY and joined is None
         new_state = IntentState.CLAIMABLE if escrowed else IntentState.SETTLED
         fields: dict[str, object] = {"settled_at": now}
         if escrowed:
             fields["claim_expires_at"] = now + timedelta(seconds=self.ctx.settings.claim_window_s)
         else:
             fields["finished_at"] = now
+        if joined is not None:
+            fields["payee_member_id"] = joined.id
         if not uow.intents.transition(
             intent.id, IntentState.AWAITING_CONFIRMATION, new_state, **fields
         ):
@@ -209,10 +229,16 @@ class Lifecycle:
         if intent.kind is IntentKind.REQUEST:
             # Nothing was held for a request: hold and post in one go, linked.
             transfers = [_linked(t) for t in holds] + transfers
-        transfers += self._payee_fee(intent)
+        if joined is not None:
+            # Held for someone who has linked a wallet since: straight on to it, same batch.
+            transfers += _out_of_escrow(intent, joined.id, IntentState.CLAIMED)
+        else:
+            transfers += self._payee_fee(intent)
         require_ok(uow.ledger.create_transfers(transfers))
         payer = self._member(uow, intent.payer_member_id)
-        payee = self._member(uow, intent.payee.member_id) if intent.payee.member_id else None
+        payee = joined or (
+            self._member(uow, intent.payee.member_id) if intent.payee.member_id else None
+        )
         settled = uow.intents.get(intent.id)
         assert settled is not None
         announcer = Announcer(self.ctx, uow, now)
@@ -221,6 +247,17 @@ class Lifecycle:
         else:
             announcer.settled(settled, payer, payee)
         return settled
+
+    @staticmethod
+    def _joined_since(uow: UnitOfWork, intent: PaymentIntent) -> Member | None:
+        """The member who linked the payee's network account after the post, if any."""
+        payee = intent.payee
+        if payee.kind is not PayeeKind.IDENTITY or not payee.network or not payee.network_user_id:
+            return None
+        member = uow.identities.member_for(payee.network, payee.network_user_id)
+        if member is not None and member.id == intent.payer_member_id:
+            raise EnvoiError(ErrorCode.SELF_PAYMENT)
+        return member
 
     def _payee_fee(self, intent: PaymentIntent) -> list[Transfer]:
         if intent.fee.minor == 0 or intent.fee_charged_to != "payee":
@@ -238,28 +275,14 @@ class Lifecycle:
         to_member_id: str,
         state: IntentState,
         now: datetime,
-    ) -> bool:
+    ) -> list[Transfer] | None:
+        """Move a claimable intent on; the transfers to make, or None if it had moved already."""
         fields: dict[str, object] = {"finished_at": now}
         if state is IntentState.CLAIMED:
             fields["payee_member_id"] = to_member_id
         if not uow.intents.transition(intent.id, IntentState.CLAIMABLE, state, **fields):
-            return False  # someone else (another worker, a concurrent claim) got there first
-        currency = intent.amount.currency
-        transfers = [
-            Transfer(
-                id=f"{intent.id}:{state.value}",
-                debit_account_id=accounts.escrow(currency),
-                credit_account_id=accounts.wallet(to_member_id),
-                amount=intent.amount.minor,
-                currency=currency,
-                code=state.value,
-                reference=intent.id,
-            )
-        ]
-        if state is IntentState.CLAIMED and intent.fee_charged_to == "payee" and intent.fee.minor:
-            transfers.append(_fee_transfer(intent, accounts.wallet(to_member_id)))
-        require_ok(uow.ledger.create_transfers(transfers))
-        return True
+            return None  # someone else (another worker, a concurrent claim) got there first
+        return _out_of_escrow(intent, to_member_id, state)
 
     def _own(
         self, uow: UnitOfWork, member_id: str, intent_id: str, *, payer_only: bool
@@ -284,12 +307,36 @@ class Lifecycle:
         return member
 
 
+def _minutes(span: timedelta) -> int:
+    """Whole minutes, rounded up: "locked for 0 min" would be a lie."""
+    return max(1, -(-int(span.total_seconds()) // 60))
+
+
 def _linked(transfer: Transfer) -> Transfer:
     from dataclasses import replace
 
     from envoi.ledger.model import TransferFlags
 
     return replace(transfer, flags=transfer.flags | TransferFlags.LINKED)
+
+
+def _out_of_escrow(intent: PaymentIntent, member_id: str, state: IntentState) -> list[Transfer]:
+    """Escrowed money to a wallet (claimed by the payee, or refunded to the payer)."""
+    currency = intent.amount.currency
+    transfers = [
+        Transfer(
+            id=f"{intent.id}:{state.value}",
+            debit_account_id=accounts.escrow(currency),
+            credit_account_id=accounts.wallet(member_id),
+            amount=intent.amount.minor,
+            currency=currency,
+            code=state.value,
+            reference=intent.id,
+        )
+    ]
+    if state is not IntentState.REFUNDED and intent.fee_charged_to == "payee" and intent.fee.minor:
+        transfers.append(_fee_transfer(intent, accounts.wallet(member_id)))
+    return transfers
 
 
 def _fee_transfer(intent: PaymentIntent, debit_account: str) -> Transfer:

@@ -107,13 +107,6 @@ class Members:
             uow.members.revoke_token(token_digest(token))
             uow.commit()
 
-    def check_password(self, member_id: str, password: str) -> None:
-        """Re-authentication before a sensitive change (a new PIN)."""
-        with self.ctx.uow() as uow:
-            stored = uow.members.password_hash(member_id)
-        if stored is None or not verify_password(stored, password):
-            raise EnvoiError(ErrorCode.INVALID_CREDENTIALS)
-
     def authenticate(self, token: str) -> Member:
         with self.ctx.uow() as uow:
             member = uow.members.member_for_token(token_digest(token), self.ctx.clock.now())
@@ -128,10 +121,25 @@ class Members:
             raise EnvoiError(ErrorCode.NOT_FOUND)
         return member
 
-    def set_pin(self, member_id: str, pin: str) -> None:
+    def set_pin(self, member_id: str, pin: str, *, current_password: str | None = None) -> None:
+        """Choose the PIN; changing it takes the password too, so a stolen session alone
+        cannot set a PIN it knows. A lockout in force stays in force."""
         check_pin_format(pin)
         with self.ctx.uow() as uow:
+            stored, _failures, _locked = uow.members.pin_state(member_id)
+            if stored is not None:
+                password_hash = uow.members.password_hash(member_id)
+                if (
+                    current_password is None
+                    or password_hash is None
+                    or not verify_password(password_hash, current_password)
+                ):
+                    raise EnvoiError(ErrorCode.INVALID_CREDENTIALS)
             uow.members.set_pin(member_id, hash_pin(self.ctx.pin_key, member_id, pin))
+            if stored is not None:
+                uow.notices.notify(
+                    member_id, "pin_changed", {}, intent_id=None, now=self.ctx.clock.now()
+                )
             uow.commit()
 
     def update_profile(

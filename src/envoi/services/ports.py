@@ -142,3 +142,8 @@ class CardProcessor(Protocol):
     def retrieve(self, processor_ref: str) -> ChargeResult:
         """The charge's current state (after a 3-D Secure challenge, say)."""
         ...
+
+    def find(self, request_id: str) -> ChargeResult | None:
+        """The charge made for ``request_id``, if any (Stripe: search by idempotency
+        metadata) — how a top-up whose answer was lost is reconciled."""
+        ...

@@ -57,9 +57,11 @@ class MemberRepo(Protocol):
 
     def set_pin(self, member_id: str, pin_hash: str) -> None: ...
 
-    def record_pin_failure(self, member_id: str, max_attempts: int, lock_until: datetime) -> int:
-        """Count one wrong PIN atomically; at ``max_attempts`` lock and reset. Returns failures."""
+    def record_pin_failure(self, member_id: str) -> int:
+        """Count one wrong PIN atomically; returns the consecutive failures so far."""
         ...
+
+    def lock_pin(self, member_id: str, until: datetime) -> None: ...
 
     def reset_pin_failures(self, member_id: str) -> None: ...
 
@@ -152,6 +154,10 @@ class InboundPostRepo(Protocol):
 
     def mark_deleted(self, network: str, post_id: str, now: datetime) -> bool: ...
 
+    def add_tombstone(self, network: str, post_id: str, now: datetime) -> None:
+        """Remember a deletion whose post has not arrived (yet): it will be a duplicate."""
+        ...
+
     def count_recent(self, network: str, author_user_id: str, since: datetime) -> int: ...
 
 
@@ -178,6 +184,10 @@ class TopupRepo(Protocol):
     ) -> bool: ...
 
     def of_member(self, member_id: str, limit: int = 100) -> list[Topup]: ...
+
+    def pending_before(self, when: datetime, limit: int) -> list[Topup]:
+        """Top-ups written but never answered (a crash between charge and credit)."""
+        ...
 
 
 class NoticeRepo(Protocol):

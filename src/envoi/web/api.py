@@ -67,6 +67,8 @@ class Credentials(BaseModel):
 
 class PinIn(BaseModel):
     pin: str = Field(max_length=20)
+    # Required to change an existing PIN.
+    current_password: str | None = Field(default=None, max_length=200)
 
 
 class ProfileIn(BaseModel):
@@ -222,7 +224,7 @@ def update_me(body: ProfileIn, member: Me, envoi: App) -> dict[str, Any]:
 
 @router.put("/me/pin", status_code=204, tags=["members"])
 def set_pin(body: PinIn, member: Me, envoi: App) -> None:
-    envoi.members.set_pin(member.id, body.pin)
+    envoi.members.set_pin(member.id, body.pin, current_password=body.current_password)
 
 
 @router.get("/me/wallet", tags=["wallet"])

@@ -424,15 +424,13 @@ def save_pin(post: PostDep) -> Response:
         errors["pin"] = page.error_text(EnvoiError(ErrorCode.INVALID_PIN_FORMAT))
     elif form.get("pin_again") != pin:
         errors["pin_again"] = page._("settings.pin_mismatch")
-    if me.has_pin and not errors:
-        # Changing a PIN takes the password: a borrowed session alone must not reset it.
-        try:
-            page.envoi.members.check_password(me.id, form.get("password", ""))
-        except EnvoiError as exc:
-            errors["password"] = page.error_text(exc)
     if errors:
         return _settings(page, errors=errors, status=422)
-    page.envoi.members.set_pin(me.id, pin)
+    try:
+        # Changing a PIN takes the password: a borrowed session alone must not reset it.
+        page.envoi.members.set_pin(me.id, pin, current_password=form.get("password"))
+    except EnvoiError as exc:
+        return _settings(page, errors={"password": page.error_text(exc)}, status=422)
     return page.redirect("/wallet/settings?done=pin")
 
 

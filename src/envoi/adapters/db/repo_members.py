@@ -123,13 +123,12 @@ class SqlMembers:
         return row[0], int(row[1]), aware(row[2])
 
     def set_pin(self, member_id: str, pin_hash: str) -> None:
+        # A new PIN leaves any lockout and failure count as they are.
         self.conn.execute(
-            update(members)
-            .where(members.c.id == member_id)
-            .values(pin_hash=pin_hash, pin_failures=0, pin_locked_until=None)
+            update(members).where(members.c.id == member_id).values(pin_hash=pin_hash)
         )
 
-    def record_pin_failure(self, member_id: str, max_attempts: int, lock_until: datetime) -> int:
+    def record_pin_failure(self, member_id: str) -> int:
         # One atomic increment: concurrent wrong PINs cannot overwrite each other's count.
         failures = self.conn.execute(
             update(members)
@@ -137,14 +136,12 @@ class SqlMembers:
             .values(pin_failures=members.c.pin_failures + 1)
             .returning(members.c.pin_failures)
         ).scalar_one()
-        if failures >= max_attempts:
-            self.conn.execute(
-                update(members)
-                .where(members.c.id == member_id)
-                .values(pin_failures=0, pin_locked_until=utc(lock_until))
-            )
-            return 0
         return int(failures)
+
+    def lock_pin(self, member_id: str, until: datetime) -> None:
+        self.conn.execute(
+            update(members).where(members.c.id == member_id).values(pin_locked_until=utc(until))
+        )
 
     def reset_pin_failures(self, member_id: str) -> None:
         self.conn.execute(

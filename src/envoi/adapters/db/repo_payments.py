@@ -59,6 +59,8 @@ def _intent(row: RowMapping) -> PaymentIntent:
         source_network=row["source_network"],
         source_post_id=row["source_post_id"],
         requester_member_id=row["requester_member_id"],
+        payer_network_user_id=row["payer_network_user_id"],
+        payer_handle=row["payer_handle"],
         created_at=created,
         expires_at=expires,
         settled_at=aware(row["settled_at"]),
@@ -78,6 +80,8 @@ class SqlIntents:
                 kind=intent.kind.value,
                 state=intent.state.value,
                 payer_member_id=intent.payer_member_id,
+                payer_network_user_id=intent.payer_network_user_id,
+                payer_handle=intent.payer_handle,
                 requester_member_id=intent.requester_member_id,
                 payee_kind=intent.payee.kind.value,
                 payee_member_id=intent.payee.member_id,
@@ -241,6 +245,23 @@ class SqlInboundPosts:
         )
         return bool(result.rowcount == 1)
 
+    def add_tombstone(self, network: str, post_id: str, now: datetime) -> None:
+        insert_once(
+            self.conn,
+            inbound_posts,
+            {
+                "network": network,
+                "post_id": post_id,
+                "author_user_id": "",
+                "author_handle": "",
+                "text": "",
+                "direct": False,
+                "received_at": utc(now),
+                "outcome": "deleted",
+                "deleted_at": utc(now),
+            },
+        )
+
     def count_recent(self, network: str, author_user_id: str, since: datetime) -> int:
         t = inbound_posts
         return int(
@@ -325,7 +346,7 @@ class SqlTopups:
             .where(topups.c.id == topup_id, topups.c.status == from_status)
             .values(
                 status=status,
-                processor_ref=processor_ref,
+                processor_ref=processor_ref or None,  # unique: "" would collide
                 last4=last4 or topups.c.last4,
                 decline_code=decline_code,
                 action_url=action_url,
@@ -333,6 +354,17 @@ class SqlTopups:
             )
         )
         return bool(result.rowcount == 1)
+
+    def pending_before(self, when: datetime, limit: int) -> list[Topup]:
+        query = (
+            select(topups)
+            .where(topups.c.status == "pending", topups.c.created_at < utc(when))
+            .order_by(topups.c.created_at)
+            .limit(limit)
+        )
+        if self.conn.dialect.name == "postgresql":
+            query = query.with_for_update(skip_locked=True)
+        return [_topup(r) for r in self.conn.execute(query).mappings()]
 
     def of_member(self, member_id: str, limit: int = 100) -> list[Topup]:
         rows = self.conn.execute(

@@ -89,6 +89,10 @@ payment_intents = Table(
     Column("kind", String(10), nullable=False),
     Column("state", String(25), nullable=False),
     Column("payer_member_id", ID, ForeignKey("members.id"), nullable=False),
+    # The payer's account in this exchange (the one that posted, or the one asked):
+    # replies name it, never another account the same member has linked.
+    Column("payer_network_user_id", String(100)),
+    Column("payer_handle", String(100)),
     Column("requester_member_id", ID, ForeignKey("members.id")),
     Column("payee_kind", String(10), nullable=False),
     Column("payee_member_id", ID, ForeignKey("members.id")),

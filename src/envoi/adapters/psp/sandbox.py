@@ -190,6 +190,10 @@ class SandboxCardProcessor:
     def retrieve(self, processor_ref: str) -> ChargeResult:
         return self.get(processor_ref).result
 
+    def find(self, request_id: str) -> ChargeResult | None:
+        row = self._by_request(request_id)
+        return self._result(row) if row is not None else None
+
     def get(self, processor_ref: str) -> SandboxCharge:
         row = None
         if _REF.fullmatch(processor_ref):
