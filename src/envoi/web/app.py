@@ -12,6 +12,7 @@ from fastapi.staticfiles import StaticFiles
 from envoi import __version__
 from envoi.bootstrap import Envoi, prepare
 from envoi.web import api, errors, wallet
+from envoi.web.input_guard import InputGuard
 from envoi.workers.runner import WorkerThread
 
 
@@ -36,6 +37,7 @@ def create_app(envoi: Envoi, *, run_workers: bool = True) -> FastAPI:
     )
     app.state.envoi = envoi
     errors.install(app)
+    app.add_middleware(InputGuard)  # NUL characters and oversized bodies stop here
     app.include_router(api.router)
     app.include_router(wallet.router)
     app.mount("/static", StaticFiles(directory=Path(wallet.__file__).parent / "static"), "static")
