@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from envoi.config import Settings, get_settings
+from envoi.config import MIN_SECRET_LENGTH, Settings, get_settings
 
 app = typer.Typer(
     help="envoi: pay by posting on a social network. Settings come from ENVOI_* variables "
@@ -40,6 +40,31 @@ def _configure_logging(settings: Settings, quiet: bool = False) -> None:
     )
 
 
+GENERATE_KEY = 'python -c "import secrets; print(secrets.token_urlsafe(48))"'
+
+
+def _check_secrets(settings: Settings) -> None:
+    """Refuse to serve a real database with the published demo keys (or short ones).
+
+    On SQLite (the demo, a developer's machine) a one-line warning is enough.
+    """
+    weak = settings.insecure_secrets()
+    if not weak:
+        return
+    names = " and ".join(weak)
+    default = "is the published demo default" if len(weak) == 1 else "are the demo defaults"
+    problem = f"{names} {default} or shorter than {MIN_SECRET_LENGTH} characters"
+    if settings.uses_sqlite:
+        typer.echo(f"Warning: {problem} (acceptable for a SQLite demo only).", err=True)
+        return
+    typer.echo(
+        f"Refusing to start on {_safe_url(settings.database_url)}: {problem}. "
+        f"Set {names} to a secret of your own, for example generated with: {GENERATE_KEY}",
+        err=True,
+    )
+    raise typer.Exit(1)
+
+
 @db_app.command("upgrade")
 def db_upgrade() -> None:
     """Apply pending migrations to ENVOI_DATABASE_URL (SQLite file envoi.db by default)."""
@@ -64,6 +89,7 @@ def run(
     from envoi.web.app import create_app
 
     settings = get_settings()
+    _check_secrets(settings)
     _configure_logging(settings)
     upgrade(settings.database_url)
     base = f"http://{host}:{port}"
@@ -87,6 +113,7 @@ def worker(
     from envoi.workers.runner import run_once, run_until
 
     settings = get_settings()
+    _check_secrets(settings)
     _configure_logging(settings)
     envoi = bootstrap(settings)
     prepare(envoi)

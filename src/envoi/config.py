@@ -9,6 +9,11 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+# Published on purpose, so the demo runs with nothing to set; refused in production.
+DEMO_PIN_KEY = "envoi-demo-pin-key-change-me"
+DEMO_TOKEN_KEY = "envoi-demo-token-key-change-me"  # noqa: S105
+MIN_SECRET_LENGTH = 32
+
 
 class FeeRule(BaseSettings):
     """One line of the fee schedule: fixed + basis points, bounded, charged to one side."""
@@ -36,9 +41,10 @@ class Settings(BaseSettings):
     timezone: str = Field(default="Europe/Paris", description="IANA zone for dates shown to people")
 
     # Secrets. The PIN key must live outside the database (DESIGN.md §4); the
-    # default exists only so the demo runs with nothing to configure.
-    pin_key: SecretStr = SecretStr("envoi-demo-pin-key-change-me")
-    token_key: SecretStr = SecretStr("envoi-demo-token-key-change-me")
+    # defaults exist only so the demo runs with nothing to configure: ``envoi run``
+    # and ``envoi worker`` refuse them outside SQLite (see ``insecure_secrets``).
+    pin_key: SecretStr = SecretStr(DEMO_PIN_KEY)
+    token_key: SecretStr = SecretStr(DEMO_TOKEN_KEY)
 
     # Windows, in seconds.
     confirmation_window_s: int = 15 * 60
@@ -78,6 +84,23 @@ class Settings(BaseSettings):
         except (ZoneInfoNotFoundError, ValueError) as exc:
             raise ValueError(f"unknown time zone {value!r}") from exc
         return value
+
+    @property
+    def uses_sqlite(self) -> bool:
+        """SQLite means a demo or a developer's machine; anything else is a deployment."""
+        return self.database_url.split(":", 1)[0].split("+", 1)[0].lower() == "sqlite"
+
+    def insecure_secrets(self) -> list[str]:
+        """The ``ENVOI_*`` variables whose key is the published demo default or too short."""
+        found = []
+        for env, secret, default in (
+            ("ENVOI_PIN_KEY", self.pin_key, DEMO_PIN_KEY),
+            ("ENVOI_TOKEN_KEY", self.token_key, DEMO_TOKEN_KEY),
+        ):
+            value = secret.get_secret_value()
+            if value == default or len(value) < MIN_SECRET_LENGTH:
+                found.append(env)
+        return found
 
 
 @cache

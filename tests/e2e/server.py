@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import secrets
 import socket
 import subprocess
 import sys
@@ -50,6 +51,9 @@ def running_server(database_url: str, log_dir: Path, **settings: str) -> Iterato
         "ENVOI_BASE_URL": base_url,
         "ENVOI_WORKER_POLL_S": "0.2",
         "ENVOI_LOG_LEVEL": "WARNING",
+        # Fresh keys: ``envoi run`` refuses the demo ones on PostgreSQL.
+        "ENVOI_PIN_KEY": secrets.token_urlsafe(48),
+        "ENVOI_TOKEN_KEY": secrets.token_urlsafe(48),
         **{f"ENVOI_{k.upper()}": v for k, v in settings.items()},
     }
     log = (log_dir / f"server-{port}.log").open("w")
