@@ -93,6 +93,9 @@ def run(
     _configure_logging(settings)
     upgrade(settings.database_url)
     base = f"http://{host}:{port}"
+    if "base_url" not in settings.model_fields_set:
+        # Links sent to people (replies, 3-D Secure) must point where we listen.
+        settings = settings.model_copy(update={"base_url": base})
     typer.echo(f"envoi on {base}  — wallet: {base}/  API docs: {base}/docs")
     uvicorn.run(
         create_app(bootstrap(settings), run_workers=workers),
@@ -215,6 +218,8 @@ def sandbox_post(
 ) -> None:
     """Post on the sandbox network as someone, and show what envoi answered."""
     from envoi.bootstrap import bootstrap, prepare
+    from envoi.domain.errors import EnvoiError
+    from envoi.domain.messages import render_error
 
     settings = get_settings()
     _configure_logging(settings, quiet=True)
@@ -224,21 +229,32 @@ def sandbox_post(
     if account is None:
         typer.echo(f"No sandbox account @{as_.lstrip('@')}.", err=True)
         raise typer.Exit(1)
-    post = envoi.sandbox.post(
-        account.id,
-        text,
-        visibility="direct" if direct else "public",
-        to=settings.bot_handle if direct else None,
-    )
+    try:
+        post = envoi.sandbox.post(
+            account.id,
+            text,
+            visibility="direct" if direct else "public",
+            to=settings.bot_handle if direct else None,
+        )
+    except EnvoiError as error:
+        limits = ", ".join(f"{k} {v}" for k, v in error.params.items() if k != "field")
+        why = render_error(error, "en", reason=error.params.get("field", "text"))
+        typer.echo(f"Not posted: {why}" + (f" ({limits})" if limits else ""), err=True)
+        raise typer.Exit(1) from None
     envoi.sandbox.deliver(post.id, envoi.intake)
     envoi.delivery.deliver_due()
     typer.echo(f"Posted {post.id} as @{account.handle}.")
-    for answer in envoi.sandbox.inbox(account.id, limit=5):
-        if answer.in_reply_to == post.id or answer.visibility == "direct":
-            typer.echo(f"  @{answer.author.handle}: {answer.text}")
-            break
-    else:
+    # The bot's answer to this post: a reply to it, or a DM sent after it.
+    answers = [
+        a
+        for a in envoi.sandbox.inbox(account.id, limit=20)
+        if a.author.handle.lower() == settings.bot_handle.lower()
+        and (a.in_reply_to == post.id or (a.visibility == "direct" and a.cursor > post.cursor))
+    ]
+    if not answers:
         typer.echo("  (no answer: not a command)")
+    for answer in answers:
+        typer.echo(f"  @{answer.author.handle}: {answer.text}")
 
 
 if __name__ == "__main__":

@@ -48,7 +48,6 @@ def running_server(database_url: str, log_dir: Path, **settings: str) -> Iterato
     env = {
         **os.environ,
         "ENVOI_DATABASE_URL": database_url,
-        "ENVOI_BASE_URL": base_url,
         "ENVOI_WORKER_POLL_S": "0.2",
         "ENVOI_LOG_LEVEL": "WARNING",
         # Fresh keys: ``envoi run`` refuses the demo ones on PostgreSQL.
@@ -56,6 +55,8 @@ def running_server(database_url: str, log_dir: Path, **settings: str) -> Iterato
         "ENVOI_TOKEN_KEY": secrets.token_urlsafe(48),
         **{f"ENVOI_{k.upper()}": v for k, v in settings.items()},
     }
+    # No ENVOI_BASE_URL: ``envoi run`` derives the links it sends from where it listens.
+    env.pop("ENVOI_BASE_URL", None)
     log = (log_dir / f"server-{port}.log").open("w")
     proc = subprocess.Popen(  # noqa: S603 - our own CLI
         [sys.executable, "-m", "envoi.cli", "run", "--port", str(port)],

@@ -214,6 +214,8 @@ def test_three_d_secure_top_up(server: Server) -> None:
         30_00, card_number="4000000000003220", exp_month=12, exp_year=2034, cvc="123"
     )
     assert topup["status"] == "requires_action"
+    # The challenge is on this server (its address follows the port it was started on).
+    assert topup["action_url"].startswith(f"{server.base_url}/sandbox/psp/3ds/")
     assert erin.wallet()["balance_minor"] == 0
     ref = topup["action_url"].rsplit("/", 1)[-1]
     r = erin.http.post(f"/sandbox/psp/3ds/{ref}/complete", json={"outcome": "approve"})

@@ -220,7 +220,7 @@ def test_alice_reviews_then_confirms_with_her_pin(
     pin.fill("0000")  # not Alice's PIN
     page.get_by_role("button", name=f"Confirmer et payer {FIVE_EUROS_FR}").click()
     expect(page.locator(".field.invalid .error")).to_have_text(
-        "Code secret incorrect. Il vous reste 2 essai(s)."
+        "Code secret incorrect. Essais restants avant blocage : 2."
     )
     expect(page.get_by_label("Code secret")).to_have_value("")  # a PIN is never sent back
     expect(page.locator("#intent-state")).to_have_text("En attente de confirmation")

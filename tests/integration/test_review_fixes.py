@@ -213,3 +213,66 @@ def test_a_flood_gets_one_rate_limit_reply_per_minute(database_url: str, engine:
     replies = world.replies(alice)
     assert sum("Trop de commandes" in t for t in replies) == 1
     world.app.engine.dispose()
+
+
+def test_the_person_who_asked_hears_that_the_request_lapsed(world: World) -> None:
+    alice = world.person("alice", funds=20_00)
+    bob = world.person("bob")
+    world.post(bob, f"@{BOT} #demander 2€ @alice")
+    world.clock.advance(seconds=world.app.settings.confirmation_window_s + 1)
+    assert world.app.lifecycle.expire_due() == 1
+    bob_hears = [n["text"] for n in world.app.wallet.notifications(bob.member.id)]
+    assert "Alice n'a pas répondu à temps à votre demande de 2,00\xa0€." in bob_hears
+    assert world.posted(alice) == 20_00
+
+
+def test_a_declined_top_up_says_why_in_words(world: World) -> None:
+    from envoi.services.ports import CardDetails
+
+    alice = world.person("alice")
+    card = CardDetails("4000 0000 0000 9995", 12, 2034, "123")
+    assert world.app.funding.top_up(alice.member.id, 10_00, card, request_key="x").status == (
+        "declined"
+    )
+    texts = [n["text"] for n in world.app.wallet.notifications(alice.member.id)]
+    assert any("provision insuffisante" in t for t in texts)
+    assert all("insufficient_funds" not in t for t in texts)
+
+
+def test_pots_refuse_with_their_own_reasons(world: World) -> None:
+    bob = world.person("bob")
+    pots = world.app.members
+    pots.create_pot(bob.member.id, hashtag="AnnivJulie", title="Julie", goal_minor=None)
+    cases = [
+        ({"hashtag": "annivjulie", "goal_minor": None}, ErrorCode.HASHTAG_TAKEN),
+        ({"hashtag": "Noël2026", "goal_minor": None}, ErrorCode.INVALID_HASHTAG),
+        ({"hashtag": "2026", "goal_minor": None}, ErrorCode.INVALID_HASHTAG),
+        ({"hashtag": "Big", "goal_minor": 2**63}, ErrorCode.AMOUNT_OUT_OF_RANGE),
+    ]
+    for kwargs, code in cases:
+        with pytest.raises(EnvoiError) as refused:
+            pots.create_pot(bob.member.id, title="t", **kwargs)  # type: ignore[arg-type]
+        assert refused.value.code is code, kwargs
+
+
+def test_a_mistyped_pin_format_is_not_counted_as_a_guess(world: World) -> None:
+    alice = world.person("alice", funds=20_00)
+    world.person("bob")
+    world.post(alice, f"@{BOT} #envoyer 5€ @bob")
+    (intent_id,) = world.pending(alice)
+    for typo in ("abcd", "12", "1234567", ""):
+        with pytest.raises(EnvoiError) as refused:
+            world.app.lifecycle.confirm(alice.member.id, intent_id, typo)
+        assert refused.value.code is ErrorCode.INVALID_PIN_FORMAT
+    assert world.app.lifecycle.confirm(alice.member.id, intent_id, PIN).state is (
+        IntentState.SETTLED
+    )
+
+
+@pytest.mark.parametrize("name", ["Bob\u202eDurand", "Bob\x00", "Bo\u200bb", " ", "x" * 101])
+def test_display_names_cannot_disguise_themselves(world: World, name: str) -> None:
+    with pytest.raises(EnvoiError) as refused:
+        world.app.members.register(
+            email="n@example.org", password="long enough password", display_name=name, locale="fr"
+        )
+    assert refused.value.code is ErrorCode.INVALID_DISPLAY_NAME

@@ -36,8 +36,8 @@ FLOW_ERRORS: dict[ErrorCode, dict[str, str]] = {
         "en": "Set your PIN in the wallet first.",
     },
     ErrorCode.WRONG_PIN: {
-        "fr": "Code secret incorrect. Il vous reste {remaining} essai(s).",
-        "en": "Wrong PIN. {remaining} attempt(s) left.",
+        "fr": "Code secret incorrect. Essais restants avant blocage : {remaining}.",
+        "en": "Wrong PIN. Attempts left before it locks: {remaining}.",
     },
     ErrorCode.PIN_LOCKED: {
         "fr": "Trop d'essais : code secret bloqué pendant {minutes} min.",
@@ -59,6 +59,20 @@ FLOW_ERRORS: dict[ErrorCode, dict[str, str]] = {
     ErrorCode.INVALID_HANDLE: {
         "fr": "Nom invalide : 1 à 15 lettres, chiffres ou _.",
         "en": "Invalid handle: 1 to 15 letters, digits or _.",
+    },
+    ErrorCode.INVALID_DISPLAY_NAME: {
+        "fr": "Nom invalide : 1 à 100 caractères visibles, sans caractères de contrôle.",
+        "en": "Invalid name: 1 to 100 visible characters, no control characters.",
+    },
+    ErrorCode.INVALID_HASHTAG: {
+        "fr": "Hashtag invalide : 2 à 50 lettres, chiffres ou _ sans accent, pas seulement "
+        "des chiffres (par exemple AnnivJulie).",
+        "en": "Invalid hashtag: 2 to 50 unaccented letters, digits or _, not only digits "
+        "(for example JuliesBirthday).",
+    },
+    ErrorCode.HASHTAG_TAKEN: {
+        "fr": "Une cagnotte #{hashtag} existe déjà : choisissez un autre hashtag.",
+        "en": "A pot #{hashtag} already exists: choose another hashtag.",
     },
     ErrorCode.POST_NOT_FOUND: {"fr": "Message introuvable.", "en": "Post not found."},
     ErrorCode.PAYER_NOT_MEMBER: {
@@ -188,8 +202,8 @@ EVENTS: dict[str, dict[str, str]] = {
         "en": "{amount} for {payee} is held until {payee} opens a wallet.",
     },
     "claimed": {
-        "fr": "Vous avez reçu {amount} de {payer} (paiement en attente).",
-        "en": "You received {amount} from {payer} (held payment).",
+        "fr": "Vous avez reçu {amount} de {payer}, qui vous attendaient.",
+        "en": "You received {amount} from {payer} that was waiting for you.",
     },
     "claimed_by_payee": {
         "fr": "{payee} a reçu vos {amount}.",
@@ -217,6 +231,14 @@ EVENTS: dict[str, dict[str, str]] = {
         "fr": "Votre code secret a été changé. Si ce n'était pas vous, contactez-nous.",
         "en": "Your PIN was changed. If this was not you, contact us.",
     },
+    "request_expired": {
+        "fr": "{payer} n'a pas répondu à temps à votre demande de {amount}.",
+        "en": "{payer} did not answer your request for {amount} in time.",
+    },
+    "request_cancelled": {
+        "fr": "Votre demande de {amount} à {payer} est annulée.",
+        "en": "Your request for {amount} from {payer} was cancelled.",
+    },
     "topup_succeeded": {
         "fr": "Rechargement de {amount} réussi.",
         "en": "Top-up of {amount} succeeded.",
@@ -229,4 +251,26 @@ EVENTS: dict[str, dict[str, str]] = {
         "fr": "Commande non exécutée : {reason}",
         "en": "Command not carried out: {reason}",
     },
+}
+
+# Card processors' decline codes (Stripe's names), in words.
+DECLINE_REASONS: dict[str, dict[str, str]] = {
+    "card_declined": {"fr": "carte refusée par la banque", "en": "declined by the bank"},
+    "insufficient_funds": {"fr": "provision insuffisante", "en": "insufficient funds"},
+    "incorrect_number": {"fr": "numéro de carte incorrect", "en": "incorrect card number"},
+    "expired_card": {"fr": "carte expirée", "en": "card expired"},
+    "incorrect_cvc": {"fr": "cryptogramme incorrect", "en": "incorrect security code"},
+    "invalid_expiry_month": {"fr": "date d'expiration invalide", "en": "invalid expiry date"},
+    "invalid_expiry_year": {"fr": "date d'expiration invalide", "en": "invalid expiry date"},
+    "authentication_failed": {
+        "fr": "authentification 3-D Secure échouée",
+        "en": "3-D Secure authentication failed",
+    },
+    "processing_error": {
+        "fr": "erreur du processeur de paiement, réessayez",
+        "en": "payment processor error, try again",
+    },
+    "lost_card": {"fr": "carte déclarée perdue", "en": "card reported lost"},
+    "stolen_card": {"fr": "carte déclarée volée", "en": "card reported stolen"},
+    "abandoned": {"fr": "paiement jamais abouti", "en": "payment never completed"},
 }

@@ -12,7 +12,8 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from envoi.domain.errors import EnvoiError
+from envoi.domain.catalog_flow import DECLINE_REASONS
+from envoi.domain.errors import EnvoiError, ErrorCode
 from envoi.domain.messages import render, render_error
 from envoi.domain.model import (
     Identity,
@@ -46,6 +47,9 @@ def _text(key: str, locale: Locale, raw: dict[str, Any], **overrides: Any) -> st
 
 
 def render_notification(code: str, params: dict[str, Any], locale: Locale) -> str:
+    reason = params.get("reason")
+    if isinstance(reason, str) and reason in DECLINE_REASONS:
+        params = {**params, "reason": DECLINE_REASONS[reason][locale]}
     if "amount_minor" in params:
         return _text(code, locale, params)
     return render(code, locale, **params)
@@ -199,7 +203,8 @@ class Announcer:
         names = self._names(intent, payer)
         self._notify(payer.id, event, names.raw, intent.id)
         if intent.requester_member_id and event != "refunded":
-            self._notify(intent.requester_member_id, event, names.raw, intent.id)
+            # Whoever asked hears that the asked person did not pay, not about a payment.
+            self._notify(intent.requester_member_id, f"request_{event}", names.raw, intent.id)
         if event != "cancelled":  # whoever cancelled knows already
             text = _text(event, payer.locale, names.raw, payee=names.payee_at)
             self._dm(intent, intent.source_network, names.payer_user_id, event, text)
@@ -214,7 +219,10 @@ class Announcer:
         key: str | None = None,
     ) -> None:
         """One answer per refused command (or per ``key``), by DM when ``private``."""
-        text = render_error(error, locale, bot=self.ctx.settings.bot_handle, url=self.ctx.url("/"))
+        where = "/wallet/topup" if error.code is ErrorCode.INSUFFICIENT_FUNDS else "/"
+        text = render_error(
+            error, locale, bot=self.ctx.settings.bot_handle, url=self.ctx.url(where)
+        )
         dedupe_key = key or f"post:{post.network}:{post.post_id}:refusal"
         if private:
             self.uow.notices.enqueue(

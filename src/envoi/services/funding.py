@@ -40,8 +40,9 @@ class Funding:
         if not MIN_TOPUP_MINOR <= amount_minor <= MAX_TOPUP_MINOR:
             raise EnvoiError(
                 ErrorCode.AMOUNT_OUT_OF_RANGE,
-                min=Money(MIN_TOPUP_MINOR, self.ctx.settings.currency).format("fr"),
-                max=Money(MAX_TOPUP_MINOR, self.ctx.settings.currency).format("fr"),
+                min_minor=MIN_TOPUP_MINOR,
+                max_minor=MAX_TOPUP_MINOR,
+                currency=self.ctx.settings.currency,
             )
         amount = Money(amount_minor, self.ctx.settings.currency)
         # Stored hashed: whatever key a client picks fits, and is scoped to its member.

@@ -20,7 +20,7 @@ from envoi.services.context import Context
 from envoi.services.intake import hold_transfers
 from envoi.services.ledger_ops import require_ok, resolve_pending
 from envoi.services.policy import enforce_limits, is_organisation
-from envoi.services.secrets import verify_pin
+from envoi.services.secrets import check_pin_format, verify_pin
 from envoi.services.unit_of_work import UnitOfWork
 
 log = structlog.get_logger(__name__)
@@ -43,6 +43,7 @@ class Lifecycle:
     ) -> PaymentIntent:
         """Confirm with the PIN. The PIN unlocks this intent, this amount, this payee only."""
         settings = self.ctx.settings
+        check_pin_format(pin)  # a typo in the format is not a guess: no attempt used
         now = self.ctx.clock.now()
         with self.ctx.uow() as uow:
             intent = self._own(uow, member_id, intent_id, payer_only=True)

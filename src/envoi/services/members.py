@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import unicodedata
 from datetime import timedelta
 
 import structlog
@@ -32,6 +33,17 @@ _HASHTAG = re.compile(r"[A-Za-z0-9_]{2,50}")
 _DUMMY_HASH = hash_password("envoi-timing-equaliser")
 
 
+def clean_display_name(name: str) -> str:
+    """Names are shown to other people: no control, format (bidi, zero-width) or private
+    characters that could disguise them."""
+    name = name.strip()
+    if not 1 <= len(name) <= 100 or any(
+        unicodedata.category(c) in {"Cc", "Cf", "Co", "Cs", "Zl", "Zp"} for c in name
+    ):
+        raise EnvoiError(ErrorCode.INVALID_DISPLAY_NAME)
+    return name
+
+
 class Members:
     def __init__(self, ctx: Context) -> None:
         self.ctx = ctx
@@ -52,9 +64,7 @@ class Members:
             raise EnvoiError(ErrorCode.VALIDATION_ERROR, reason="email")
         if len(password) < 8:
             raise EnvoiError(ErrorCode.VALIDATION_ERROR, reason="password (8+)")
-        display_name = display_name.strip()
-        if not 1 <= len(display_name) <= 100:
-            raise EnvoiError(ErrorCode.VALIDATION_ERROR, reason="display_name")
+        display_name = clean_display_name(display_name)
         member_id = new_id("mem")
         password_hash = hash_password(password)
         now = self.ctx.clock.now()
@@ -150,6 +160,8 @@ class Members:
         locale: Locale | None = None,
         display_name: str | None = None,
     ) -> Member:
+        if display_name is not None:
+            display_name = clean_display_name(display_name)
         with self.ctx.uow() as uow:
             uow.members.update_profile(
                 member_id, privacy=privacy, locale=locale, display_name=display_name
@@ -191,9 +203,13 @@ class Members:
     ) -> Pot:
         tag = hashtag.lstrip("#")
         if not _HASHTAG.fullmatch(tag) or tag.isdigit():
-            raise EnvoiError(ErrorCode.VALIDATION_ERROR, reason="hashtag")
-        if goal_minor is not None and goal_minor <= 0:
-            raise EnvoiError(ErrorCode.VALIDATION_ERROR, reason="goal_minor")
+            raise EnvoiError(ErrorCode.INVALID_HASHTAG)
+        if goal_minor is not None and not 0 < goal_minor <= self.ctx.settings.amount_ceiling_minor:
+            raise EnvoiError(
+                ErrorCode.AMOUNT_OUT_OF_RANGE,
+                min_minor=1,
+                max_minor=self.ctx.settings.amount_ceiling_minor,
+            )
         currency = self.ctx.settings.currency
         pot = Pot(
             id=new_id("pot"),
@@ -205,7 +221,7 @@ class Members:
         )
         with self.ctx.uow() as uow:
             if not uow.pots.add(pot, currency):
-                raise EnvoiError(ErrorCode.VALIDATION_ERROR, reason="hashtag taken")
+                raise EnvoiError(ErrorCode.HASHTAG_TAKEN, hashtag=tag)
             uow.ledger.create_accounts(
                 [
                     Account(

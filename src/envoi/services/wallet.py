@@ -12,6 +12,8 @@ from envoi.ledger.model import AccountBalance
 from envoi.services.announce import render_notification
 from envoi.services.context import Context
 
+_RECEIVED = {IntentState.SETTLED, IntentState.CLAIMED}
+
 
 @dataclass(frozen=True)
 class Movement:
@@ -64,6 +66,8 @@ class Wallet:
         lines: list[Movement] = []
         for intent in intents:
             outgoing = intent.payer_member_id == member_id
+            if not outgoing and intent.state not in _RECEIVED:
+                continue  # money that never reached this member is not a movement of theirs
             payer = payer_names.get(intent.payer_member_id)
             lines.append(
                 Movement(

@@ -17,6 +17,9 @@ STATUS: dict[ErrorCode, int] = {
     ErrorCode.AMOUNT_OUT_OF_RANGE: 422,
     ErrorCode.UNKNOWN_NETWORK: 422,
     ErrorCode.INVALID_HANDLE: 422,
+    ErrorCode.INVALID_DISPLAY_NAME: 422,
+    ErrorCode.INVALID_HASHTAG: 422,
+    ErrorCode.HASHTAG_TAKEN: 409,
     ErrorCode.INVALID_NETWORK_TOKEN: 422,
     ErrorCode.UNAUTHENTICATED: 401,
     ErrorCode.INVALID_CREDENTIALS: 401,
@@ -64,12 +67,22 @@ def install(app: FastAPI) -> None:
 
     @app.exception_handler(RequestValidationError)
     async def validation_error(request: Request, exc: RequestValidationError) -> JSONResponse:
-        fields = ", ".join(
-            ".".join(str(p) for p in err.get("loc", ()) if p != "body") or "body"
+        problems = [
+            {
+                # Names only: list positions ("0") say nothing to a person.
+                "field": ".".join(
+                    str(p) for p in err.get("loc", ()) if p != "body" and not isinstance(p, int)
+                )
+                or "body",
+                "problem": str(err.get("type", "invalid")),
+            }
             for err in exc.errors()
-        )
-        error = EnvoiError(ErrorCode.VALIDATION_ERROR, reason=fields)
-        return JSONResponse(error_body(error, request_locale(request)), status_code=422)
+        ]
+        reason = ", ".join(dict.fromkeys(f"{p['field']} ({p['problem']})" for p in problems))
+        error = EnvoiError(ErrorCode.VALIDATION_ERROR, reason=reason)
+        body = error_body(error, request_locale(request))
+        body["error"]["fields"] = problems  # type: ignore[index]
+        return JSONResponse(body, status_code=422)
 
     @app.exception_handler(StarletteHTTPException)
     async def http_error(request: Request, exc: StarletteHTTPException) -> JSONResponse:
