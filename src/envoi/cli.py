@@ -139,7 +139,14 @@ def demo(
     """Seed the demo story: Alice, Bob, an organisation, a pot and a payment to confirm."""
     from envoi.adapters.db.migrate import upgrade
     from envoi.bootstrap import bootstrap
-    from envoi.demo import PASSWORD, PIN, already_seeded, refresh_pending, seed
+    from envoi.demo import (
+        PASSWORD,
+        PIN,
+        already_seeded,
+        fresh_token_for_carol,
+        refresh_pending,
+        seed,
+    )
 
     settings = get_settings()
     _configure_logging(settings, quiet=True)
@@ -149,10 +156,13 @@ def demo(
         if once:
             refresh_pending(envoi)
             typer.echo(
-                "Demo story already seeded (delete envoi.db to start afresh); "
-                f"Alice has a payment to confirm. Sign in as alice@demo.envoi / {PASSWORD}, "
-                f"PIN {PIN}."
+                "Demo story already seeded (delete envoi.db to start afresh): "
+                f"alice@demo.envoi, bob@demo.envoi, asso@demo.envoi / {PASSWORD}, PIN {PIN}. "
+                "Alice has a payment to confirm."
             )
+            token = fresh_token_for_carol(envoi)
+            if token:
+                typer.echo(f"Carol (no wallet yet) has a new sandbox token: {token}")
             return
         raise typer.BadParameter("the demo story is already seeded; use --once or a fresh database")
     story = seed(envoi)

@@ -27,6 +27,18 @@ class DemoStory:
     pending_intent_id: str | None
 
 
+def fresh_token_for_carol(app: Envoi) -> str | None:
+    """Carol has no wallet yet; trying the claim needs her sandbox token, which is only
+    ever shown once, so a later start issues her a new one."""
+    carol = app.sandbox.get_by_handle("carol")
+    if carol is None:
+        return None
+    with app.ctx.uow() as uow:
+        if uow.identities.member_for("sandbox", carol.id) is not None:
+            return None  # she has linked it since: nothing to claim any more
+    return app.sandbox.new_token(carol.id)
+
+
 def already_seeded(app: Envoi) -> bool:
     with app.ctx.uow() as uow:
         return uow.members.by_email("alice@demo.envoi") is not None

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from envoi.demo import PIN, already_seeded, refresh_pending, seed
+from envoi.demo import PIN, already_seeded, fresh_token_for_carol, refresh_pending, seed
 from envoi.domain.model import IntentState
 from tests.integration.flow_app import World
 
@@ -25,3 +25,20 @@ def test_demo_story(world: World) -> None:
     fresh = refresh_pending(app)
     assert fresh is not None
     assert fresh != waiting.id
+
+
+def test_a_later_start_gives_carol_a_token_she_can_claim_with(world: World) -> None:
+    app = world.app
+    story = seed(app)
+    (old,) = [p.sandbox_token for p in story.people if p.handle == "carol"]
+    token = fresh_token_for_carol(app)
+    assert token is not None
+    assert app.sandbox.authenticate(old) is None  # regenerated: the old one stops working
+    carol = app.members.register(
+        email="carol@example.org",
+        password="long enough password",
+        display_name="Carol",
+        locale="fr",
+    )
+    app.members.link_identity(carol.id, "sandbox", token)
+    assert fresh_token_for_carol(app) is None  # linked: nothing left to claim with it

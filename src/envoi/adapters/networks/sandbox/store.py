@@ -118,6 +118,20 @@ class SandboxNetwork:
             raise EnvoiError(ErrorCode.HANDLE_TAKEN, handle=handle) from None
         return NewAccount(account, token)
 
+    def new_token(self, account_id: str) -> str:
+        """Issue a fresh token (the old one stops working), as a network's "regenerate
+        API key" does: tokens are stored hashed and cannot be shown again."""
+        token = f"sbt_{secrets.token_urlsafe(32)}"
+        with self.engine.begin() as conn:
+            done = conn.execute(
+                accounts.update()
+                .where(accounts.c.id == account_id)
+                .values(token_hash=_hash_token(token))
+            )
+        if done.rowcount != 1:
+            raise EnvoiError(ErrorCode.NOT_FOUND, account_id=account_id[:40])
+        return token
+
     def authenticate(self, token: str) -> SandboxAccount | None:
         if not token or len(token) > _TOKEN_MAX or not token.isascii():
             return None
