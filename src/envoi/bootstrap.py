@@ -12,6 +12,7 @@ from envoi.adapters.db.engine import make_engine
 from envoi.adapters.db.uow import uow_factory
 from envoi.adapters.networks.sandbox.api import create_sandbox_router
 from envoi.adapters.networks.sandbox.gateway import SandboxGateway
+from envoi.adapters.networks.sandbox.pages import create_sandbox_pages
 from envoi.adapters.networks.sandbox.store import SandboxNetwork
 from envoi.adapters.psp.sandbox import SandboxCardProcessor
 from envoi.adapters.psp.sandbox_pages import create_psp_sandbox_router
@@ -95,7 +96,15 @@ def bootstrap(settings: Settings, *, clock: Clock | None = None) -> Envoi:
     }
     app.routers = [
         ("/sandbox/api", create_sandbox_router(network, app.intake, settings.bot_handle)),
-        ("/sandbox/psp", create_psp_sandbox_router(processor, _charge_updated(app))),
+        ("/sandbox", create_sandbox_pages(network, app.intake, settings.bot_handle)),
+        (
+            "/sandbox/psp",
+            create_psp_sandbox_router(
+                processor,
+                _charge_updated(app),
+                return_url=f"{settings.base_url.rstrip('/')}/wallet/topup",
+            ),
+        ),
     ]
     return app
 

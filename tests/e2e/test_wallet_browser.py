@@ -230,6 +230,10 @@ def test_alice_reviews_then_confirms_with_her_pin(
     expect(page.get_by_role("status")).to_have_text("Paiement confirmé.")
     expect(page.locator("#intent-state")).to_have_text("Envoyé")
     expect(page.get_by_label("Code secret")).to_have_count(0)  # nothing left to confirm
+    # Already sent: the page says so, and when it was created (not "requested").
+    expect(page.locator("#summary-title")).to_have_text("Vous avez envoyé")
+    expect(page.locator(".facts")).to_contain_text("Créé le")
+    expect(page.locator(".facts")).not_to_contain_text("Demandé le")
 
     page.get_by_role("link", name="Retour au portefeuille").click()
     expect(page.locator("#available")).to_have_text(Money(4500, "EUR").format("fr"))
@@ -326,3 +330,159 @@ def test_forms_refuse_posts_without_this_sessions_csrf_token(
 
     with httpx.Client(base_url=base_url, cookies={"envoi_session": "forged.value"}) as http:
         assert http.get("/wallet").headers["location"] == "/login?next=/wallet"
+
+
+def _auth(member: Member) -> dict[str, str]:
+    return {"Authorization": f"Bearer {member.token}"}
+
+
+def test_bob_sees_whom_he_asked_and_cannot_confirm_his_own_request(
+    base_url: str, people: dict[str, Member], context_factory: Callable[..., BrowserContext]
+) -> None:
+    bob = people["bob"]
+    with httpx.Client(base_url=base_url, timeout=30) as http:
+        r = http.post(
+            "/sandbox/api/posts",
+            json={"text": "@SmoneyFR #demander 3€ @alice", "visibility": "public"},
+            headers={"Authorization": f"Bearer {bob.sandbox_token}"},
+        )
+        assert r.status_code == 201, r.text
+
+        def asked() -> str | None:
+            found = http.get("/api/v1/me/intents", headers=_auth(bob)).json()
+            return next((i["id"] for i in found if i["kind"] == "request"), None)
+
+        intent_id = eventually(asked)
+    page = context_factory(viewport={"width": 390, "height": 844}).new_page()
+    _sign_in(page, bob)
+    page.goto(f"/wallet/intents/{intent_id}")
+    expect(page.locator("#summary-title")).to_have_text("Vous demandez")
+    expect(page.locator("#intent-amount")).to_have_text(Money(300, "EUR").format("fr"))
+    expect(page.locator(".summary .payee")).to_contain_text("Demandé à")
+    expect(page.locator("#payer-name")).to_have_text("Alice Durand")
+    expect(page.locator("#payer-handle")).to_have_text("@alice")
+    expect(page.locator("#payee-name")).to_have_count(0)  # not "Recipient: Bob" to Bob
+    expect(page.locator("#intent-state")).to_have_text("En attente de sa réponse")
+    expect(page.locator(".facts")).to_contain_text("Demandé le")
+    # Only the payer confirms: no PIN form, no cancel button for the requester.
+    expect(page.get_by_label("Code secret")).to_have_count(0)
+    expect(page.get_by_role("button", name="Annuler ce paiement")).to_have_count(0)
+    expect(page.locator("main")).to_contain_text("Seule la personne à qui vous demandez")
+
+
+def test_every_tab_is_on_screen_on_a_phone(
+    people: dict[str, Member], context_factory: Callable[..., BrowserContext]
+) -> None:
+    page = context_factory(viewport={"width": 390, "height": 844}).new_page()
+    _sign_in(page, people["bob"])
+    page.goto("/wallet/settings")
+    tabs = page.locator(".top nav a")
+    expect(tabs).to_have_count(5)
+    for i in range(5):
+        box = tabs.nth(i).bounding_box()
+        assert box is not None
+        assert box["x"] >= 0, box
+        assert box["x"] + box["width"] <= 390, (tabs.nth(i).inner_text(), box)
+    current = page.locator('.top nav a[aria-current="page"]')
+    expect(current).to_have_text("Réglages")
+    expect(current).to_be_in_viewport(ratio=1)
+    nav = page.locator(".top nav ul").evaluate("e => [e.scrollWidth, e.clientWidth]")
+    assert nav[0] <= nav[1], nav  # nothing hidden in a sideways scroll
+
+
+@pytest.mark.parametrize(
+    "case",
+    [
+        ("fr-FR", "/wallet/nope", "Un problème est survenu", "Page introuvable."),
+        ("en-GB", "/wallet/nope", "Something went wrong", "Page not found."),
+        ("en-GB", "/nope/at/all", "Something went wrong", "Page not found."),
+    ],
+)
+def test_an_unknown_page_is_the_wallets_own_404(
+    base_url: str, context_factory: Callable[..., BrowserContext], case: tuple[str, ...]
+) -> None:
+    locale, path, title, message = case
+    page = context_factory(locale=locale).new_page()
+    response = page.goto(path)
+    assert response is not None
+    assert response.status == 404
+    assert response.headers["content-type"].startswith("text/html")
+    expect(page.get_by_role("heading", level=1)).to_have_text(title)
+    expect(page.get_by_role("alert")).to_have_text(message)
+    expect(page.locator("body")).not_to_contain_text('"error"')
+    # Machines keep their JSON.
+    with httpx.Client(base_url=base_url) as http:
+        for api_path in ("/api/v1/nope", "/sandbox/api/nope"):
+            refused = http.get(api_path)
+            assert refused.status_code == 404
+            assert refused.json()["error"]["code"] == "NOT_FOUND"
+
+
+def _english_member(http: httpx.Client, email: str) -> str:
+    r = http.post(
+        "/api/v1/members",
+        json={"email": email, "password": PASSWORD, "display_name": "Erin Park", "locale": "en"},
+    )
+    assert r.status_code == 201, r.text
+    return email
+
+
+def test_an_english_top_up_on_a_phone_lines_up_and_comes_back_from_3ds(
+    base_url: str, context_factory: Callable[..., BrowserContext]
+) -> None:
+    with httpx.Client(base_url=base_url, timeout=30) as http:
+        email = _english_member(http, "erin@example.org")
+    page = context_factory(locale="en-GB", viewport={"width": 390, "height": 844}).new_page()
+    page.goto("/login")
+    page.get_by_label("E-mail").fill(email)
+    page.get_by_label("Password").fill(PASSWORD)
+    page.get_by_role("button", name="Sign in").click()
+    page.wait_for_url("**/wallet")
+
+    page.goto("/wallet/topup")
+    expiry, cvc = page.get_by_label("Expiry (MM/YY)"), page.get_by_label("Security code (CVC)")
+    a, b = expiry.bounding_box(), cvc.bounding_box()
+    assert a is not None
+    assert b is not None
+    assert abs(a["y"] - b["y"]) < 1, (a, b)  # side by side, level, whatever the labels do
+    assert abs(a["height"] - b["height"]) < 1, (a, b)
+    page.screenshot(path="/tmp/envoi-topup-en.png", full_page=True)  # noqa: S108
+
+    page.get_by_label("Amount (€)").fill("20")
+    page.get_by_label("Card number").fill("4000 0000 0000 3220")  # asks for 3-D Secure
+    expiry.fill("12/34")
+    cvc.fill("123")
+    page.get_by_role("button", name="Top up").click()
+    page.wait_for_url("**/sandbox/psp/3ds/*")
+    # The bank's page, in the cardholder's language, readable on a phone.
+    expect(page.get_by_role("heading", level=1)).to_have_text("3-D Secure authentication")
+    expect(page.locator("body")).to_contain_text("•••• 3220")
+    box = page.locator(".box").bounding_box()
+    assert box is not None
+    assert box["x"] >= 8, box  # nothing touches the edges
+    assert box["x"] + box["width"] <= 390 - 8, box
+    page.get_by_role("button", name="Fail the authentication").click()
+    # Back at the wallet, with the outcome in words.
+    page.wait_for_url("**/wallet/topup?*")
+    expect(page.locator("#topup-result")).to_contain_text("Card declined: authentication failed")
+    page.goto("/wallet")
+    expect(page.locator(".history")).to_contain_text("Declined")
+
+
+def test_the_api_docs_load_without_the_internet(
+    base_url: str, context_factory: Callable[..., BrowserContext]
+) -> None:
+    context = context_factory(viewport={"width": 1280, "height": 900})
+    elsewhere: list[str] = []
+    context.on(
+        "request",
+        lambda r: elsewhere.append(r.url) if not r.url.startswith((base_url, "data:")) else None,
+    )
+    page = context.new_page()
+    response = page.goto("/docs")
+    assert response is not None
+    assert response.status == 200
+    expect(page.locator(".info .title")).to_contain_text("envoi")
+    expect(page.locator(".opblock").first).to_be_visible()
+    expect(page.locator(".opblock-summary-path", has_text="/api/v1/members").first).to_be_visible()
+    assert elsewhere == []  # no CDN: every asset comes from envoi itself

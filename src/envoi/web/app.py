@@ -2,18 +2,28 @@
 
 from __future__ import annotations
 
+import base64
+import hashlib
+import inspect
+import re
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
 
-from fastapi import FastAPI
+from fastapi import FastAPI, Request, Response
+from fastapi.openapi.docs import get_swagger_ui_html
+from fastapi.responses import HTMLResponse
 from fastapi.staticfiles import StaticFiles
+from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from envoi import __version__
 from envoi.bootstrap import Envoi, prepare
 from envoi.web import api, errors, wallet
 from envoi.web.input_guard import InputGuard
+from envoi.web.wallet_views import is_page_path, page_not_found
 from envoi.workers.runner import WorkerThread
+
+_INLINE_SCRIPT = re.compile(r"<script>(.*?)</script>", re.DOTALL)
 
 
 def create_app(envoi: Envoi, *, run_workers: bool = True) -> FastAPI:
@@ -34,9 +44,12 @@ def create_app(envoi: Envoi, *, run_workers: bool = True) -> FastAPI:
         version=__version__,
         summary="Pay by posting: e-wallet payments from social-network commands",
         lifespan=lifespan,
+        docs_url=None,  # served below from /static/docs: no CDN, works offline
+        redoc_url=None,
     )
     app.state.envoi = envoi
     errors.install(app)
+    _html_404_for_pages(app)
     app.add_middleware(InputGuard)  # NUL characters and oversized bodies stop here
     app.include_router(api.router)
     app.include_router(wallet.router)
@@ -48,4 +61,46 @@ def create_app(envoi: Envoi, *, run_workers: bool = True) -> FastAPI:
     def healthz() -> dict[str, str]:
         return {"status": "ok", "version": __version__}
 
+    @app.get("/docs", include_in_schema=False)
+    def docs() -> HTMLResponse:
+        return _swagger_ui(app)
+
     return app
+
+
+def _html_404_for_pages(app: FastAPI) -> None:
+    """An unknown address a person opens gets the wallet's HTML page; API paths keep
+    ``errors.py``'s JSON."""
+    json_handler = app.exception_handlers[StarletteHTTPException]
+
+    async def http_error(request: Request, exc: Exception) -> Response:
+        assert isinstance(exc, StarletteHTTPException)
+        if exc.status_code in (404, 405) and is_page_path(request.url.path):
+            return page_not_found(request, exc.status_code, exc.headers)
+        response = json_handler(request, exc)
+        return await response if inspect.isawaitable(response) else response
+
+    app.add_exception_handler(StarletteHTTPException, http_error)
+
+
+def _swagger_ui(app: FastAPI) -> HTMLResponse:
+    assert app.openapi_url is not None
+    page = get_swagger_ui_html(
+        openapi_url=app.openapi_url,
+        title=f"{app.title} {app.version} — API",
+        swagger_js_url=f"/static/docs/swagger-ui-bundle.js?v={__version__}",
+        swagger_css_url=f"/static/docs/swagger-ui.css?v={__version__}",
+        swagger_favicon_url="/static/favicon.svg",
+        swagger_ui_parameters={"validatorUrl": None},  # no call to validator.swagger.io
+    )
+    # Only this page's own inline start-up script may run, besides our own files.
+    hashes = " ".join(
+        "'sha256-" + base64.b64encode(hashlib.sha256(m.encode()).digest()).decode() + "'"
+        for m in _INLINE_SCRIPT.findall(bytes(page.body).decode())
+    )
+    page.headers["Content-Security-Policy"] = (
+        f"default-src 'self'; script-src 'self' {hashes}; style-src 'self' 'unsafe-inline'; "
+        "img-src 'self' data:; object-src 'none'; base-uri 'none'; frame-ancestors 'none'"
+    )
+    page.headers["X-Content-Type-Options"] = "nosniff"
+    return page

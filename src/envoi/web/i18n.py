@@ -59,6 +59,16 @@ STRINGS: dict[str, dict[Locale, str]] = {
     },
     "landing.steps": {"fr": "Comment ça marche", "en": "How it works"},
     "landing.to_wallet": {"fr": "Mon portefeuille", "en": "My wallet"},
+    "landing.try_sandbox": {
+        "fr": "Essayer avec le réseau de démonstration",
+        "en": "Try it with the demo network",
+    },
+    "landing.try_sandbox_lead": {
+        "fr": "Pas besoin de compte X ni Mastodon : créez un compte sur notre petit réseau "
+        "social de test, reliez-le à votre portefeuille et publiez une commande.",
+        "en": "No X or Mastodon account needed: create an account on our small test social "
+        "network, link it to your wallet and post a command.",
+    },
     "landing.have_account": {"fr": "Déjà un portefeuille ?", "en": "Already have a wallet?"},
     # forms
     "form.email": {"fr": "E-mail", "en": "E-mail"},
@@ -137,6 +147,7 @@ STRINGS: dict[str, dict[Locale, str]] = {
         "fr": "En attente de confirmation",
         "en": "Awaiting confirmation",
     },
+    "state.awaiting_payer": {"fr": "En attente de sa réponse", "en": "Awaiting their answer"},
     "state.sent": {"fr": "Envoyé", "en": "Sent"},
     "state.received": {"fr": "Reçu", "en": "Received"},
     "state.claimable": {
@@ -158,13 +169,19 @@ STRINGS: dict[str, dict[Locale, str]] = {
     "intent.title": {"fr": "Confirmer le paiement", "en": "Confirm the payment"},
     "intent.title_done": {"fr": "Paiement", "en": "Payment"},
     "intent.to": {"fr": "Vous envoyez", "en": "You are sending"},
+    "intent.sent": {"fr": "Vous avez envoyé", "en": "You sent"},
+    "intent.asking": {"fr": "Vous demandez", "en": "You are asking for"},
+    "intent.received": {"fr": "Vous avez reçu", "en": "You received"},
     "intent.recipient": {"fr": "Destinataire", "en": "Recipient"},
+    "intent.asked_of": {"fr": "Demandé à", "en": "Asked of"},
+    "intent.from": {"fr": "De la part de", "en": "From"},
     "intent.amount": {"fr": "Montant", "en": "Amount"},
     "intent.fee": {"fr": "Frais", "en": "Fee"},
     "intent.total": {"fr": "Total débité", "en": "Total debited"},
     "intent.kind": {"fr": "Type", "en": "Type"},
     "intent.status": {"fr": "État", "en": "Status"},
-    "intent.created": {"fr": "Demandé le", "en": "Requested on"},
+    "intent.created": {"fr": "Créé le", "en": "Created"},
+    "intent.requested": {"fr": "Demandé le", "en": "Requested"},
     "intent.expires": {"fr": "À confirmer avant", "en": "Confirm before"},
     "intent.source": {"fr": "Origine", "en": "Source"},
     "intent.from_post": {"fr": "Message sur {network}", "en": "Post on {network}"},
@@ -186,6 +203,12 @@ STRINGS: dict[str, dict[Locale, str]] = {
     "intent.cancelled": {
         "fr": "Paiement annulé : rien n'a été débité.",
         "en": "Payment cancelled: nothing was taken.",
+    },
+    "intent.payer_only_request": {
+        "fr": "Seule la personne à qui vous demandez peut accepter, avec son code secret. "
+        "Vous serez prévenu de sa réponse.",
+        "en": "Only the person you asked can agree, with their PIN. "
+        "You will be told of their answer.",
     },
     "intent.payer_only": {
         "fr": "Ce paiement attend la confirmation de la personne qui paie.",
@@ -221,6 +244,16 @@ STRINGS: dict[str, dict[Locale, str]] = {
         "en": "{amount} was added to your wallet.",
     },
     "topup.declined": {"fr": "Carte refusée : {reason}", "en": "Card declined: {reason}"},
+    "topup.auth_pending": {
+        "fr": "Le résultat de l'authentification 3-D Secure n'est pas encore connu : "
+        "il apparaîtra dans vos derniers mouvements.",
+        "en": "The 3-D Secure result is not known yet: it will appear in your latest activity.",
+    },
+    "topup.see_wallet": {"fr": "Voir mon portefeuille", "en": "See my wallet"},
+    "topup.try_again": {
+        "fr": "— Vous pouvez réessayer ci-dessous, avec la même carte ou une autre.",
+        "en": "— You can try again below, with the same card or another.",
+    },
     # decline reasons
     "decline.card_declined": {"fr": "la banque a refusé", "en": "the bank refused"},
     "decline.insufficient_funds": {"fr": "provision insuffisante", "en": "insufficient funds"},
@@ -247,10 +280,18 @@ STRINGS: dict[str, dict[Locale, str]] = {
     },
     "link.token": {"fr": "Jeton du compte sandbox", "en": "Sandbox account token"},
     "link.token_hint": {
-        "fr": "Le jeton reçu à la création du compte sur le réseau sandbox "
-        "(POST /sandbox/api/accounts). Il prouve que le compte est à vous.",
-        "en": "The token given when the sandbox account was created "
-        "(POST /sandbox/api/accounts). It proves the account is yours.",
+        "fr": "Le jeton affiché à la création du compte sur le réseau de démonstration. "
+        "Il prouve que le compte est à vous.",
+        "en": "The token shown when the account was created on the demo network. "
+        "It proves the account is yours.",
+    },
+    "link.no_account": {
+        "fr": "Pas encore de compte sur le réseau de démonstration ?",
+        "en": "No account on the demo network yet?",
+    },
+    "link.create_sandbox": {
+        "fr": "Créez-en un en quelques secondes",
+        "en": "Create one in a few seconds",
     },
     "link.submit": {"fr": "Relier ce compte", "en": "Link this account"},
     "link.done": {"fr": "Compte @{handle} relié.", "en": "Account @{handle} linked."},

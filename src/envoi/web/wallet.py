@@ -107,10 +107,13 @@ def landing(page: PageDep) -> Response:
 
 
 @router.get("/signup")
-def signup_form(page: PageDep) -> Response:
+def signup_form(
+    page: PageDep, target: Annotated[str | None, Query(alias="next")] = None
+) -> Response:
     if page.member:
-        return page.redirect("/wallet")
-    return page.render("signup.html", values={"locale": page.locale}, errors={})
+        return page.redirect(safe_next(target))
+    values = {"locale": page.locale}
+    return page.render("signup.html", values=values, errors={}, next=safe_next(target))
 
 
 @router.post("/signup")
@@ -134,10 +137,12 @@ def signup(post: PostDep) -> Response:
                 kind=MemberKind.PERSON,
             )
             page.sign_in(page.envoi.members.issue_token(form["email"], form["password"]))
-            return page.redirect("/wallet")
+            # Where the newcomer was going (e.g. linking the account they just created).
+            return page.redirect(safe_next(form.get("next")))
         except EnvoiError as exc:
             errors["email" if exc.code is ErrorCode.EMAIL_TAKEN else ""] = page.error_text(exc)
-    return page.render("signup.html", status=422, values=values, errors=errors)
+    target = safe_next(form.get("next"))
+    return page.render("signup.html", status=422, values=values, errors=errors, next=target)
 
 
 @router.get("/login")
@@ -212,6 +217,7 @@ def wallet(page: PageDep, topup: str | None = None) -> Response:
 
 
 def _topup_banner(page: Page, topup_id: str) -> tuple[str, str] | None:
+    """The top-up's real state in words (the id comes from a URL: only one's own counts)."""
     try:
         topup = page.envoi.funding.get(page.me.id, topup_id)
     except EnvoiError:
@@ -305,12 +311,20 @@ def cancel(post: PostDep, intent_id: str) -> Response:
 # --- top-up, linking, settings, pots -------------------------------------------------
 
 
-def _topup_form(page: Page, *, values: dict[str, str], errors: Errors, status: int) -> Response:
+def _topup_form(
+    page: Page,
+    *,
+    values: dict[str, str],
+    errors: Errors,
+    status: int,
+    banner: tuple[str, str] | None = None,
+) -> Response:
     return page.render(
         "topup.html",
         status=status,
         values=values,
         errors=errors,
+        banner=banner,
         request_key=secrets.token_urlsafe(16),  # one charge per displayed form, however often sent
         test_cards=TEST_CARDS,
         min=page.money(MIN_TOPUP_MINOR),
@@ -319,9 +333,16 @@ def _topup_form(page: Page, *, values: dict[str, str], errors: Errors, status: i
 
 
 @router.get("/wallet/topup")
-def topup_form(page: PageDep) -> Response:
+def topup_form(page: PageDep, request_id: str | None = None) -> Response:
+    """The form; back from the card issuer's 3-D Secure page (``request_id`` is the top-up
+    the processor was asked to charge), the top-up's outcome above it."""
     page.me  # noqa: B018 - private page
-    return _topup_form(page, values={}, errors={}, status=200)
+    banner = None
+    if request_id:
+        banner = _topup_banner(page, request_id)
+        if banner is not None and banner[0] == "wait":
+            banner = ("wait", page._("topup.auth_pending"))
+    return _topup_form(page, values={}, errors={}, status=200, banner=banner)
 
 
 @router.post("/wallet/topup")

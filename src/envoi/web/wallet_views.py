@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import logging
 import re
-from collections.abc import Callable, Coroutine
+from collections.abc import Callable, Coroutine, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -252,6 +252,37 @@ def error_page(page: Page, message: str, status: int) -> Response:
     return page.render("error.html", status=status, message=message)
 
 
+# Where machines call: their refusals stay JSON (``errors.py``). Everywhere else a person
+# browses, and an unknown address gets the wallet's own "page not found".
+MACHINE_PREFIXES = (
+    "/api/",
+    "/sandbox/api/",
+    "/sandbox/psp/",
+    "/static/",
+    "/docs",
+    "/openapi.json",
+    "/healthz",
+    "/favicon.ico",  # browsers ask for it on pages that name no icon (the sandbox's own)
+)
+
+
+def is_page_path(path: str) -> bool:
+    return not path.startswith(MACHINE_PREFIXES)
+
+
+def page_not_found(request: Request, status: int, headers: Mapping[str, str] | None) -> Response:
+    """The HTML 404 (or 405: a form's address opened in the address bar) in the visitor's
+    language, with the wallet's navigation when they are signed in."""
+    try:
+        page = load_page(request)
+    except Exception:  # the database is away: still a page, as a visitor
+        log.exception("loading the session for a 404 page failed")
+        page = _page_for_error(request)
+    response = error_page(page, page._("error.not_found"), status)
+    response.headers.update(headers or {})  # e.g. Allow on a 405
+    return response
+
+
 # --- view models -----------------------------------------------------------------------
 
 
@@ -311,7 +342,11 @@ def history_line(page: Page, m: Movement) -> Line:
 
 @dataclass(frozen=True)
 class IntentView:
-    """The confirmation page's content, computed once from the intent."""
+    """The payment page's content, computed once from the intent and the viewer's side.
+
+    Three sides: the payer (who confirms with a PIN), the requester of a ``#demander``
+    (who asked and is paid, and only waits), and a payee who was simply paid.
+    """
 
     intent: PaymentIntent
     payee_name: str
@@ -324,12 +359,33 @@ class IntentView:
     tone: str
     can_confirm: bool
     is_payer: bool
+    is_requester: bool
     not_member: bool
+    headline: str  # over the amount: "You are sending", "You sent", "You received"…
+    party_label: str  # "Recipient", "Asked of", "From"
+    party_name: str
+    party_ref: str  # "@alice"; "" when the other side has no handle in this exchange
+    party_is_payee: bool  # the other side shown is the payee (else the payer)
+    created_label: str
+    payer_name: str
+
+
+_DONE_FOR_PAYER = {IntentState.SETTLED, IntentState.CLAIMABLE, IntentState.CLAIMED}
+_RECEIVED = {IntentState.SETTLED, IntentState.CLAIMED}
+
+
+def _payer_name(page: Page, intent: PaymentIntent) -> str:
+    try:
+        return page.envoi.members.get(intent.payer_member_id).display_name
+    except EnvoiError:
+        return f"@{intent.payer_handle}" if intent.payer_handle else "—"
 
 
 def intent_view(page: Page, intent: PaymentIntent) -> IntentView:
+    _ = page._
     me = page.me
     is_payer = intent.payer_member_id == me.id
+    is_requester = not is_payer and intent.requester_member_id == me.id
     payee = intent.payee
     ref = f"#{payee.handle}" if payee.kind is PayeeKind.POT else f"@{payee.handle}"
     words, tone = payment_state(page, intent.state, outgoing=is_payer, handle=payee.handle)
@@ -337,11 +393,32 @@ def intent_view(page: Page, intent: PaymentIntent) -> IntentView:
         datetime.now(UTC) < intent.expires_at
     )
     fee = page.money(intent.fee.minor, intent.fee.currency) if intent.fee.minor else None
+    payer_name = "" if is_payer else _payer_name(page, intent)
+    payer_ref = f"@{intent.payer_handle}" if intent.payer_handle else ""
+    if is_payer:
+        if open_:
+            headline = _("intent.to")
+        elif intent.state in _DONE_FOR_PAYER:
+            headline = _("intent.sent")
+        else:
+            headline = _("intent.amount")
+        party = (_("intent.recipient"), payee.display_name or ref, ref, True)
+    else:
+        if intent.state in _RECEIVED:
+            headline = _("intent.received")
+        elif is_requester and open_:
+            headline = _("intent.asking")
+        else:
+            headline = _("intent.amount")
+        if is_requester and intent.state is IntentState.AWAITING_CONFIRMATION:
+            words, tone = _("state.awaiting_payer"), "wait"
+        label = _("intent.asked_of") if is_requester else _("intent.from")
+        party = (label, payer_name, payer_ref if payer_ref != payer_name else "", False)
     return IntentView(
         intent=intent,
         payee_name=payee.display_name or ref,
         payee_ref=ref,
-        kind=page._("kind." + intent.kind.value),
+        kind=_("kind." + intent.kind.value),
         amount=page.money(intent.amount.minor, intent.amount.currency),
         fee=fee if intent.fee_charged_to == "payer" or not is_payer else None,
         total=page.money(intent.total_debit.minor, intent.total_debit.currency),
@@ -349,7 +426,17 @@ def intent_view(page: Page, intent: PaymentIntent) -> IntentView:
         tone=tone,
         can_confirm=is_payer and open_,
         is_payer=is_payer,
+        is_requester=is_requester,
         not_member=payee.kind is PayeeKind.IDENTITY and intent.kind is not IntentKind.POT,
+        headline=headline,
+        party_label=party[0],
+        party_name=party[1],
+        party_ref=party[2],
+        party_is_payee=party[3],
+        created_label=_(
+            "intent.requested" if intent.kind is IntentKind.REQUEST else "intent.created"
+        ),
+        payer_name=payer_name,
     )
 
 
