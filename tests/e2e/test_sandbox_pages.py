@@ -11,74 +11,32 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Any
 
 import httpx
 import pytest
-from playwright.sync_api import Browser, BrowserContext, Page, expect, sync_playwright
+from playwright.sync_api import Browser, BrowserContext, Page, expect
 
 from envoi.money import Money
+from tests.e2e.browser import chromium, watched_contexts
 from tests.e2e.people import PASSWORD, PIN, Person, eventually, unique
 from tests.e2e.server import Server
 
 pytestmark = pytest.mark.browser
 
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-]
 SHOTS = Path("/tmp")  # noqa: S108 - fixed paths people look at
 PHONE = {"width": 390, "height": 844}
 
 
 @pytest.fixture(scope="module")
 def browser() -> Iterator[Browser]:
-    if not Path(CHROMIUM).exists():
-        pytest.skip(f"{CHROMIUM} is not installed (apt-get install chromium)")
-    with sync_playwright() as pw:
-        launched = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+    with chromium() as launched:
         yield launched
-        launched.close()
 
 
 @pytest.fixture
 def context_factory(browser: Browser, server: Server) -> Iterator[Callable[..., BrowserContext]]:
-    """Fresh browser profiles; a page error, a CSP report or a failed asset fails the test."""
-    contexts: list[BrowserContext] = []
-    problems: list[str] = []
-
-    def make(locale: str = "fr-FR", **options: Any) -> BrowserContext:
-        context = browser.new_context(base_url=server.base_url, locale=locale, **options)
-        context.set_default_timeout(10_000)
-        context.on("weberror", lambda e: problems.append(f"page error: {e.error}"))
-        context.on(
-            "console",
-            lambda m: (
-                problems.append(f"console: {m.text}")
-                if m.type == "error" and not m.text.startswith("Failed to load resource")
-                else None
-            ),
-        )
-        context.on(
-            "requestfailed",
-            lambda r: (
-                problems.append(f"failed: {r.url} {r.failure}")
-                if "ERR_ABORTED" not in (r.failure or "")
-                else None
-            ),
-        )
-        contexts.append(context)
-        return context
-
-    yield make
-    for context in contexts:
-        context.close()
-    assert not problems, problems
+    with watched_contexts(browser, server.base_url) as make:
+        yield make
 
 
 def _fits_the_phone(page: Page) -> None:

@@ -16,23 +16,15 @@ from typing import Any
 
 import httpx
 import pytest
-from playwright.sync_api import Browser, BrowserContext, Page, expect, sync_playwright
+from playwright.sync_api import Browser, BrowserContext, Page, expect
 
 from envoi.money import Money
+from tests.e2e.browser import chromium, watched_contexts
 from tests.e2e.people import eventually
 from tests.e2e.server import running_server
 
 pytestmark = pytest.mark.browser
 
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-]
 SCREENSHOT = Path("/tmp/envoi-confirm.png")  # noqa: S108 - a fixed path people look at
 PASSWORD = "correct horse battery"
 ALICE_PIN, BOB_PIN = "4821", "7395"
@@ -119,58 +111,14 @@ def people(base_url: str) -> dict[str, Member]:
 
 @pytest.fixture(scope="module")
 def browser() -> Iterator[Browser]:
-    if not Path(CHROMIUM).exists():
-        pytest.skip(f"{CHROMIUM} is not installed (apt-get install chromium)")
-    with sync_playwright() as pw:
-        launched = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+    with chromium() as launched:
         yield launched
-        launched.close()
 
 
 @pytest.fixture
 def context_factory(browser: Browser, base_url: str) -> Iterator[Callable[..., BrowserContext]]:
-    """Fresh browser profiles (cookies, language); every page error or CSP report fails the test."""
-    contexts: list[BrowserContext] = []
-    problems: list[str] = []
-
-    def make(locale: str = "fr-FR", **options: Any) -> BrowserContext:
-        context = browser.new_context(base_url=base_url, locale=locale, **options)
-        context.set_default_timeout(10_000)
-        context.on("weberror", lambda e: problems.append(f"page error: {e.error}"))
-        # A refused form answers 4xx on purpose (Chromium logs those as "Failed to load
-        # resource"); anything else logged as an error — a CSP violation — is a bug.
-        context.on(
-            "console",
-            lambda m: (
-                problems.append(f"console: {m.text}")
-                if m.type == "error" and not m.text.startswith("Failed to load resource")
-                else None
-            ),
-        )
-        context.on(
-            "response",
-            lambda r: (
-                problems.append(f"{r.status} {r.url}")
-                if "/static/" in r.url and r.status >= 400
-                else None
-            ),
-        )
-        # A navigation cancels what the previous page still loads (net::ERR_ABORTED): not a bug.
-        context.on(
-            "requestfailed",
-            lambda r: (
-                problems.append(f"failed: {r.url} {r.failure}")
-                if "ERR_ABORTED" not in (r.failure or "")
-                else None
-            ),
-        )
-        contexts.append(context)
-        return context
-
-    yield make
-    for context in contexts:
-        context.close()
-    assert not problems, problems
+    with watched_contexts(browser, base_url) as make:
+        yield make
 
 
 def _sign_in(page: Page, member: Member) -> None:
