@@ -380,3 +380,20 @@ def test_simultaneous_payments_cannot_both_fit_under_the_daily_cap(
     assert len(world.pending(alice)) == 1
     assert world.available(alice) == 80_00
     world.app.engine.dispose()
+
+
+def test_expiry_after_the_ledger_released_the_holds_itself(
+    database_url: str, engine: Engine
+) -> None:
+    # Workers down for over an hour: the ledger's own timeout voided the hold and its fee.
+    world = make_world(database_url, fee_send={"fixed_minor": 10})
+    alice = world.person("alice", funds=20_00)
+    world.person("bob")
+    world.post(alice, f"@{BOT} #envoyer 5€ @bob")
+    assert world.available(alice) == 20_00 - 5_10
+    world.clock.advance(seconds=world.app.settings.confirmation_window_s + 3601)
+    assert world.app.jobs["expire_ledger_holds"]() == 2
+    assert world.app.lifecycle.expire_due() == 1
+    assert world.pending(alice) == []
+    assert world.available(alice) == 20_00
+    world.app.engine.dispose()

@@ -30,8 +30,10 @@ def require_ok(outcomes: Sequence[TransferOutcome]) -> None:
         raise LedgerRefusedError("a linked chain failed without a cause")
 
 
-def resolve_pending(holds: Sequence[Transfer], *, post: bool) -> list[Transfer]:
-    """Post or void holds, all of them or none (a linked chain)."""
+def resolve_pending(
+    holds: Sequence[Transfer], *, post: bool, linked: bool = True
+) -> list[Transfer]:
+    """Post or void holds: all of them or none (a linked chain), or each on its own."""
     flag = TransferFlags.POST_PENDING_TRANSFER if post else TransferFlags.VOID_PENDING_TRANSFER
     suffix = "post" if post else "void"
     transfers = []
@@ -45,7 +47,7 @@ def resolve_pending(holds: Sequence[Transfer], *, post: bool) -> list[Transfer]:
                 amount=hold.amount,
                 currency=hold.currency,
                 code=hold.code,
-                flags=flag | (TransferFlags.NONE if last else TransferFlags.LINKED),
+                flags=flag | (TransferFlags.LINKED if linked and not last else TransferFlags.NONE),
                 pending_id=hold.id,
                 reference=hold.reference,
             )

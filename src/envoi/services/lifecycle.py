@@ -14,7 +14,7 @@ import structlog
 from envoi.domain import accounts
 from envoi.domain.errors import EnvoiError, ErrorCode
 from envoi.domain.model import IntentKind, IntentState, Member, PayeeKind, PaymentIntent
-from envoi.ledger.model import Transfer
+from envoi.ledger.model import CreateTransferResult, Transfer
 from envoi.services.announce import Announcer
 from envoi.services.context import Context
 from envoi.services.intake import hold_transfers
@@ -195,15 +195,10 @@ class Lifecycle:
             raise EnvoiError(ErrorCode.INTENT_NOT_PENDING)
         if intent.kind is not IntentKind.REQUEST:
             holds = hold_transfers(intent, self.ctx.settings.confirmation_window_s)
-            outcomes = uow.ledger.create_transfers(resolve_pending(holds, post=False))
-            # The ledger may have voided an old hold itself (its timeout): nothing left to void.
-            if not all(
-                o.ok
-                or o.result.value.startswith("pending_transfer_already")
-                or o.result.value == "pending_transfer_expired"
-                for o in outcomes
-            ):
-                require_ok(outcomes)
+            # Each hold on its own: one the ledger already released (its timeout) is done.
+            voids = resolve_pending(holds, post=False, linked=False)
+            outcomes = uow.ledger.create_transfers(voids)
+            require_ok([o for o in outcomes if o.result not in _ALREADY_RELEASED])
         payer = self._member(uow, intent.payer_member_id)
         Announcer(self.ctx, uow, now).ended(intent, payer, state.value)
         ended = uow.intents.get(intent.id)
@@ -306,6 +301,12 @@ class Lifecycle:
         member = uow.members.get(member_id)
         assert member is not None, member_id
         return member
+
+
+_ALREADY_RELEASED = {
+    CreateTransferResult.PENDING_TRANSFER_ALREADY_VOIDED,
+    CreateTransferResult.PENDING_TRANSFER_EXPIRED,
+}
 
 
 def _minutes(span: timedelta) -> int:
