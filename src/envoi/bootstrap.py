@@ -27,8 +27,7 @@ from envoi.services.lifecycle import Lifecycle
 from envoi.services.members import Members
 from envoi.services.ports import Clock
 from envoi.services.wallet import Wallet
-
-Job = Callable[[], int]
+from envoi.workers.runner import Job
 
 
 @dataclass

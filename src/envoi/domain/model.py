@@ -45,16 +45,6 @@ class IntentState(StrEnum):
     CANCELLED = "cancelled"
     EXPIRED = "expired"
 
-    @property
-    def is_final(self) -> bool:
-        return self in {
-            IntentState.SETTLED,
-            IntentState.CLAIMED,
-            IntentState.REFUNDED,
-            IntentState.CANCELLED,
-            IntentState.EXPIRED,
-        }
-
 
 class PayeeKind(StrEnum):
     MEMBER = "member"

@@ -8,7 +8,6 @@ from datetime import UTC, datetime
 
 from envoi.config import Settings
 from envoi.domain.errors import EnvoiError, ErrorCode
-from envoi.money import Money
 from envoi.services.ports import CardProcessor, Clock, NetworkGateway
 from envoi.services.unit_of_work import UnitOfWorkFactory
 
@@ -31,9 +30,6 @@ class Context:
         if gateway is None:
             raise EnvoiError(ErrorCode.UNKNOWN_NETWORK, network=network)
         return gateway
-
-    def money(self, minor: int) -> Money:
-        return Money(minor, self.settings.currency)
 
     def url(self, path: str) -> str:
         return self.settings.base_url.rstrip("/") + path

@@ -281,13 +281,3 @@ class SqlPots:
     def by_hashtag(self, hashtag: str) -> Pot | None:
         row = self.conn.execute(select(pots).where(pots.c.hashtag == hashtag)).mappings().first()
         return _pot(row) if row else None
-
-    def get(self, pot_id: str) -> Pot | None:
-        row = self.conn.execute(select(pots).where(pots.c.id == pot_id)).mappings().first()
-        return _pot(row) if row else None
-
-    def of_member(self, member_id: str) -> list[Pot]:
-        rows = self.conn.execute(
-            select(pots).where(pots.c.owner_member_id == member_id).order_by(pots.c.created_at)
-        ).mappings()
-        return [_pot(r) for r in rows]

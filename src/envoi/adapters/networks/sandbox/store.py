@@ -175,13 +175,6 @@ class SandboxNetwork:
             ).first()
         return account_from_row(row) if row else None
 
-    def get_by_id(self, account_id: str) -> SandboxAccount | None:
-        if not is_sandbox_id(account_id):
-            return None
-        with self.engine.connect() as conn:
-            row = conn.execute(select(*ACCOUNT_COLUMNS).where(accounts.c.id == account_id)).first()
-        return account_from_row(row) if row else None
-
     def _check_not_reserved(self, handle: str) -> None:
         # Nobody may pose as the bot, even before its account exists; "me" is the API's
         # name for the caller's own account.
