@@ -62,13 +62,14 @@ class Wallet:
         with self.ctx.uow() as uow:
             intents = uow.intents.for_member(member_id, limit=limit)
             topups = uow.topups.of_member(member_id, limit=limit)
-            payer_names = {i.payer_member_id: uow.members.get(i.payer_member_id) for i in intents}
+            # One look-up per payer, not per payment (most lines share a few payers).
+            payers = {pid: uow.members.get(pid) for pid in {i.payer_member_id for i in intents}}
         lines: list[Movement] = []
         for intent in intents:
             outgoing = intent.payer_member_id == member_id
             if not outgoing and intent.state not in _RECEIVED:
                 continue  # money that never reached this member is not a movement of theirs
-            payer = payer_names.get(intent.payer_member_id)
+            payer = payers.get(intent.payer_member_id)
             lines.append(
                 Movement(
                     id=intent.id,
