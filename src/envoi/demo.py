@@ -47,7 +47,7 @@ def already_seeded(app: Envoi) -> bool:
 def seed(app: Envoi) -> DemoStory:
     prepare(app)
     people: list[DemoPerson] = []
-    ids: dict[str, str] = {}
+    member_ids: dict[str, str] = {}
     cast = [
         ("Alice Martin", "alice@demo.envoi", "alice", MemberKind.PERSON, 50_00),
         ("Bob Durand", "bob@demo.envoi", "bob", MemberKind.PERSON, 20_00),
@@ -69,13 +69,12 @@ def seed(app: Envoi) -> DemoStory:
         if funds:
             app.funding.top_up(member.id, funds, TEST_CARD, request_key=f"demo-{handle}")
         people.append(DemoPerson(name, email, handle, account.token))
-        ids[handle] = account.account.id
+        member_ids[handle] = member.id
     # Carol is on the network but has no wallet yet: money sent to her waits in escrow.
     carol = app.sandbox.create_account("carol", "Carol Petit")
     people.append(DemoPerson("Carol Petit", "", "carol", carol.token))
-    bob = app.members.authenticate(app.members.issue_token("bob@demo.envoi", PASSWORD))
     app.members.create_pot(
-        bob.id, hashtag="AnnivJulie", title="Cadeau pour Julie", goal_minor=100_00
+        member_ids["bob"], hashtag="AnnivJulie", title="Cadeau pour Julie", goal_minor=100_00
     )
 
     return DemoStory(people, refresh_pending(app))
