@@ -27,8 +27,8 @@ from envoi.services.secrets import (
 
 log = structlog.get_logger(__name__)
 
-_EMAIL = re.compile(r"[^@\s]+@[^@\s]+\.[^@\s]+")
-_HASHTAG = re.compile(r"[A-Za-z0-9_]{2,50}")
+EMAIL_FORMAT = re.compile(r"[^@\s]+@[^@\s]+\.[^@\s]+")
+HASHTAG_FORMAT = re.compile(r"[A-Za-z0-9_]{2,50}")
 # A fixed hash to verify against when the e-mail is unknown, so timing does not tell.
 _DUMMY_HASH = hash_password("envoi-timing-equaliser")
 
@@ -60,7 +60,7 @@ class Members:
         privacy: Privacy = Privacy.PUBLIC,
     ) -> Member:
         email = email.strip().lower()
-        if not _EMAIL.fullmatch(email):
+        if not EMAIL_FORMAT.fullmatch(email):
             raise EnvoiError(ErrorCode.VALIDATION_ERROR, reason="email")
         if len(password) < 8:
             raise EnvoiError(ErrorCode.VALIDATION_ERROR, reason="password (8+)")
@@ -202,7 +202,7 @@ class Members:
         self, member_id: str, *, hashtag: str, title: str, goal_minor: int | None
     ) -> Pot:
         tag = hashtag.lstrip("#")
-        if not _HASHTAG.fullmatch(tag) or tag.isdigit():
+        if not HASHTAG_FORMAT.fullmatch(tag) or tag.isdigit():
             raise EnvoiError(ErrorCode.INVALID_HASHTAG)
         if goal_minor is not None and not 0 < goal_minor <= self.ctx.settings.amount_ceiling_minor:
             raise EnvoiError(

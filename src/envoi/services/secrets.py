@@ -19,7 +19,7 @@ from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatc
 
 from envoi.domain.errors import EnvoiError, ErrorCode
 
-_PIN = re.compile(r"[0-9]{4,6}")
+PIN_FORMAT = re.compile(r"[0-9]{4,6}")
 _hasher = PasswordHasher()  # argon2id with the library's current recommended parameters
 
 
@@ -35,7 +35,7 @@ def verify_password(password_hash: str, password: str) -> bool:
 
 
 def check_pin_format(pin: str) -> None:
-    if not _PIN.fullmatch(pin):
+    if not PIN_FORMAT.fullmatch(pin):
         raise EnvoiError(ErrorCode.INVALID_PIN_FORMAT)
 
 
@@ -47,7 +47,7 @@ def hash_pin(key: bytes, member_id: str, pin: str) -> str:
 
 
 def verify_pin(key: bytes, member_id: str, pin: str, stored: str) -> bool:
-    if not _PIN.fullmatch(pin):
+    if not PIN_FORMAT.fullmatch(pin):
         return False
     return hmac.compare_digest(hash_pin(key, member_id, pin), stored)
 

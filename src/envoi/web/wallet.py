@@ -19,7 +19,9 @@ from envoi.domain.errors import EnvoiError, ErrorCode
 from envoi.domain.model import IntentState, MemberKind, Privacy
 from envoi.money import Money
 from envoi.services.funding import MAX_TOPUP_MINOR, MIN_TOPUP_MINOR
+from envoi.services.members import EMAIL_FORMAT, HASHTAG_FORMAT
 from envoi.services.ports import CardDetails
+from envoi.services.secrets import PIN_FORMAT
 from envoi.web.errors import STATUS
 from envoi.web.i18n import as_locale, decline_reason
 from envoi.web.wallet_session import LANG_COOKIE
@@ -40,11 +42,8 @@ router = APIRouter(route_class=PageRoute, include_in_schema=False)
 PageDep = Annotated[Page, Depends(load_page)]
 Errors = dict[str, str]
 
-_EMAIL = re.compile(r"[^@\s]+@[^@\s]+\.[^@\s]+")
-_PIN = re.compile(r"[0-9]{4,6}")
 _EUROS = re.compile(r"[0-9]{1,7}(?:\.[0-9]{1,2})?")
 _EXPIRY = re.compile(r"([0-9]{1,2})\s*/\s*([0-9]{2}|[0-9]{4})")
-_HASHTAG = re.compile(r"[A-Za-z0-9_]{2,50}")
 _DONE_STATES = {"confirmed": IntentState.SETTLED.value, "cancelled": IntentState.CANCELLED.value}
 # Sandbox test cards listed on the top-up page (the processor documents them).
 TEST_CARDS = (
@@ -121,7 +120,7 @@ def signup(post: PostDep) -> Response:
     page, form = post.page, post.form
     errors: Errors = {}
     _required(form, errors, page, "display_name", "email", "password")
-    if form.get("email") and not _EMAIL.fullmatch(form["email"]):
+    if form.get("email") and not EMAIL_FORMAT.fullmatch(form["email"]):
         errors["email"] = page._("form.invalid_email")
     if form.get("password") and len(form["password"]) < 8:
         errors["password"] = page._("form.password_short")
@@ -274,7 +273,7 @@ def confirm(post: PostDep, intent_id: str) -> Response:
     page, form = post.page, post.form
     me = page.me
     pin = form.get("pin", "")
-    if not _PIN.fullmatch(pin):
+    if not PIN_FORMAT.fullmatch(pin):
         # A malformed PIN is a typo, not a guess: refuse it before it costs an attempt.
         message = page.error_text(EnvoiError(ErrorCode.INVALID_PIN_FORMAT))
         return _intent(page, intent_id, errors={"pin": message}, status=422)
@@ -441,7 +440,7 @@ def save_pin(post: PostDep) -> Response:
     me = page.me
     errors: Errors = {}
     pin = form.get("pin", "")
-    if not _PIN.fullmatch(pin):
+    if not PIN_FORMAT.fullmatch(pin):
         errors["pin"] = page.error_text(EnvoiError(ErrorCode.INVALID_PIN_FORMAT))
     elif form.get("pin_again") != pin:
         errors["pin_again"] = page._("settings.pin_mismatch")
@@ -458,7 +457,7 @@ def save_pin(post: PostDep) -> Response:
 @router.get("/wallet/pots")
 def pots_form(page: PageDep, created: str | None = None) -> Response:
     page.me  # noqa: B018 - private page
-    tag = created if created and _HASHTAG.fullmatch(created) else None
+    tag = created if created and HASHTAG_FORMAT.fullmatch(created) else None
     return page.render("pots.html", values={}, errors={}, created=tag)
 
 
