@@ -7,6 +7,7 @@ ledger legs and its notifications commit together or not at all.
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import replace
 from datetime import datetime, timedelta
 
 import structlog
@@ -14,10 +15,10 @@ import structlog
 from envoi.domain import accounts
 from envoi.domain.errors import EnvoiError, ErrorCode
 from envoi.domain.model import IntentKind, IntentState, Member, PayeeKind, PaymentIntent
-from envoi.ledger.model import CreateTransferResult, Transfer
+from envoi.ledger.model import CreateTransferResult, Transfer, TransferFlags
 from envoi.services.announce import Announcer
 from envoi.services.context import Context
-from envoi.services.intake import hold_transfers
+from envoi.services.intake import destination, hold_transfers
 from envoi.services.ledger_ops import require_ok, resolve_pending
 from envoi.services.policy import enforce_limits, is_organisation
 from envoi.services.secrets import check_pin_format, verify_pin
@@ -260,8 +261,6 @@ class Lifecycle:
             return []
         if intent.payee.kind is PayeeKind.IDENTITY:
             return []  # taken when the money is claimed
-        from envoi.services.intake import destination
-
         return [_fee_transfer(intent, destination(intent))]
 
     def _release_escrow(
@@ -284,14 +283,10 @@ class Lifecycle:
         self, uow: UnitOfWork, member_id: str, intent_id: str, *, payer_only: bool
     ) -> PaymentIntent:
         intent = uow.intents.get(intent_id)
-        allowed = (
-            {intent.payer_member_id}
-            if intent and payer_only
-            else {intent.payer_member_id, intent.requester_member_id}
-            if intent
-            else set()
-        )
-        if intent is None or member_id not in allowed:
+        if intent is None or (
+            member_id != intent.payer_member_id
+            and (payer_only or member_id != intent.requester_member_id)
+        ):
             # Someone else's intent is as unknown as a missing one.
             raise EnvoiError(ErrorCode.INTENT_NOT_FOUND)
         return intent
@@ -315,10 +310,6 @@ def _minutes(span: timedelta) -> int:
 
 
 def _linked(transfer: Transfer) -> Transfer:
-    from dataclasses import replace
-
-    from envoi.ledger.model import TransferFlags
-
     return replace(transfer, flags=transfer.flags | TransferFlags.LINKED)
 
 
