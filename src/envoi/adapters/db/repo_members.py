@@ -74,8 +74,7 @@ class SqlMembers:
         privacy: Privacy,
         now: datetime,
     ) -> bool:
-        if self.conn.execute(select(members.c.id).where(members.c.email == email)).first():
-            return False
+        # The e-mail is unique: a taken one makes this insert do nothing.
         return insert_once(
             self.conn,
             members,
