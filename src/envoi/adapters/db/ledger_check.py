@@ -53,25 +53,19 @@ _CURRENCY = text(
 # The links of the history chains (balance row -> newest transfer, transfer -> previous),
 # counted per account, then the bad ones: to a missing transfer, to one of another
 # account, to a newer one, or twice to the same.
-_LINK_COUNTS = text(
-    "SELECT l.account, COUNT(*)"
+_LINKS = (
     " FROM (SELECT debit_account_id AS account, debit_prev AS target, seq AS source"
     " FROM ledger_transfers WHERE debit_prev IS NOT NULL"
     " UNION ALL SELECT credit_account_id, credit_prev, seq"
     " FROM ledger_transfers WHERE credit_prev IS NOT NULL"
     " UNION ALL SELECT account_id, last_id, NULL"
     " FROM ledger_balances WHERE last_id IS NOT NULL) AS l"
-    " GROUP BY l.account"
 )
+_LINK_COUNTS = text("SELECT l.account, COUNT(*)" + _LINKS + " GROUP BY l.account")
 _BAD_LINKS = text(
     "SELECT l.account, l.target"
-    " FROM (SELECT debit_account_id AS account, debit_prev AS target, seq AS source"
-    " FROM ledger_transfers WHERE debit_prev IS NOT NULL"
-    " UNION ALL SELECT credit_account_id, credit_prev, seq"
-    " FROM ledger_transfers WHERE credit_prev IS NOT NULL"
-    " UNION ALL SELECT account_id, last_id, NULL"
-    " FROM ledger_balances WHERE last_id IS NOT NULL) AS l"
-    " LEFT JOIN ledger_transfers t ON t.id = l.target GROUP BY l.account, l.target"
+    + _LINKS
+    + " LEFT JOIN ledger_transfers t ON t.id = l.target GROUP BY l.account, l.target"
     " HAVING COUNT(*) > 1 OR MAX(CASE WHEN t.seq IS NULL"
     " OR (t.debit_account_id <> l.account AND t.credit_account_id <> l.account)"
     " OR t.seq >= l.source THEN 1 ELSE 0 END) = 1"
