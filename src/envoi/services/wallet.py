@@ -106,10 +106,10 @@ class Wallet:
         lines.sort(key=lambda m: m.at, reverse=True)
         return lines[:limit]
 
-    def notifications(self, member_id: str) -> list[dict[str, Any]]:
+    def notifications(self, member_id: str, limit: int = 50) -> list[dict[str, Any]]:
         with self.ctx.uow() as uow:
             member = uow.members.get(member_id)
-            rows = uow.notices.notifications(member_id)
+            rows = uow.notices.notifications(member_id, limit)
         locale = member.locale if member else self.ctx.settings.default_locale
         return [
             {**row, "text": render_notification(row["code"], row["params"], locale)} for row in rows

@@ -209,7 +209,7 @@ def wallet(page: PageDep, topup: str | None = None) -> Response:
         balance=balance,
         to_confirm=[intent_view(page, i) for i in envoi.wallet.to_confirm(me.id)],
         history=[history_line(page, m) for m in envoi.wallet.history(me.id, limit=15)],
-        notifications=envoi.wallet.notifications(me.id)[:8],
+        notifications=envoi.wallet.notifications(me.id, limit=8),
         identities=envoi.members.identities(me.id),
         banner=banner,
     )
