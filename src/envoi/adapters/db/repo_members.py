@@ -243,10 +243,10 @@ class SqlIdentities:
         ).mappings()
         return [_identity(r) for r in rows]
 
-    def first_of_member(self, member_id: str, network: str | None = None) -> Identity | None:
-        query = select(identities).where(identities.c.member_id == member_id)
-        if network is not None:
-            query = query.where(identities.c.network == network)
+    def first_of_member(self, member_id: str, network: str) -> Identity | None:
+        query = select(identities).where(
+            identities.c.member_id == member_id, identities.c.network == network
+        )
         row = self.conn.execute(query.order_by(identities.c.linked_at).limit(1)).mappings().first()
         return _identity(row) if row else None
 
