@@ -24,6 +24,7 @@ from envoi.domain.model import (
     PaymentIntent,
     Privacy,
 )
+from envoi.money import Money
 from envoi.services.context import Context
 from envoi.services.ports import InboundPost
 from envoi.services.unit_of_work import UnitOfWork
@@ -40,8 +41,6 @@ def _raw(ctx: Context, intent: PaymentIntent, payer_name: str) -> dict[str, Any]
 
 
 def _text(key: str, locale: Locale, raw: dict[str, Any], **overrides: Any) -> str:
-    from envoi.money import Money
-
     amount = Money(int(raw["amount_minor"]), str(raw["currency"])).format(locale)
     return render(key, locale, **{**raw, "amount": amount, **overrides})
 
