@@ -21,6 +21,7 @@ from envoi.ledger.model import (
     Transfer,
     TransferFlags,
 )
+from tests.clocks import ManualClock
 
 R = CreateTransferResult
 GUARDED = AccountFlags.DEBITS_MUST_NOT_EXCEED_CREDITS
@@ -33,17 +34,9 @@ CARDS, FEES = ids.card_clearing("EUR"), ids.fees("EUR")
 T0 = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
 
 
-class Clock:
-    def __init__(self) -> None:
-        self.at = T0
-
-    def __call__(self) -> datetime:
-        return self.at
-
-
 @pytest.fixture
-def clock() -> Clock:
-    return Clock()
+def clock() -> ManualClock:
+    return ManualClock(T0)
 
 
 @pytest.fixture
@@ -53,7 +46,7 @@ def conn(engine: Engine) -> Iterator[Connection]:
 
 
 @pytest.fixture
-def ledger(conn: Connection, clock: Clock) -> SqlLedger:
+def ledger(conn: Connection, clock: ManualClock) -> SqlLedger:
     """Alice holds 100.00 EUR from a card top-up; Bob and Carol hold nothing."""
     ledger = SqlLedger(conn, clock)
     ledger.create_accounts(
@@ -215,7 +208,7 @@ def test_post_or_void_twice(ledger: SqlLedger) -> None:
     assert available(ledger, BOB) == 10_00
 
 
-def test_a_hold_times_out(ledger: SqlLedger, clock: Clock) -> None:
+def test_a_hold_times_out(ledger: SqlLedger, clock: ManualClock) -> None:
     assert results(ledger, pay("h1", 60_00, flags=PENDING, timeout_s=900)) == [R.OK]
     assert results(ledger, pay("h2", 10_00, flags=PENDING)) == [R.OK]  # no timeout
     clock.at = T0 + timedelta(seconds=899)

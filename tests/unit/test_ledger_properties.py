@@ -19,6 +19,7 @@ from envoi.ledger.model import (
     Transfer,
     TransferFlags,
 )
+from tests.clocks import ManualClock
 
 R = CreateTransferResult
 F = TransferFlags
@@ -32,15 +33,7 @@ RESOLVE_IDS = [f"r{i}" for i in range(8)]  # posts and voids
 T0 = datetime(2026, 1, 1, tzinfo=UTC)
 
 
-class Clock:
-    def __init__(self) -> None:
-        self.at = T0
-
-    def __call__(self) -> datetime:
-        return self.at
-
-
-def new_ledger(clock: Clock) -> MemoryLedger:
+def new_ledger(clock: ManualClock) -> MemoryLedger:
     ledger = MemoryLedger(clock)
     guard = AccountFlags.DEBITS_MUST_NOT_EXCEED_CREDITS
     ledger.create_accounts(
@@ -135,7 +128,7 @@ class LedgerHistories(RuleBasedStateMachine):
 
     def __init__(self) -> None:
         super().__init__()
-        self.clock = Clock()
+        self.clock = ManualClock(T0)
         self.ledger = new_ledger(self.clock)
         self.holds: list[str] = []
 

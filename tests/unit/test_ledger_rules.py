@@ -16,27 +16,20 @@ from envoi.ledger.model import (
     TransferFlags,
 )
 from envoi.ledger.rules import Rules, StoredTransfer, valid_account
+from tests.clocks import ManualClock
 
 R = CreateTransferResult
 F = TransferFlags
 T0 = datetime(2026, 5, 1, 9, 0, tzinfo=UTC)
 
 
-class Clock:
-    def __init__(self) -> None:
-        self.at = T0
-
-    def __call__(self) -> datetime:
-        return self.at
+@pytest.fixture
+def clock() -> ManualClock:
+    return ManualClock(T0)
 
 
 @pytest.fixture
-def clock() -> Clock:
-    return Clock()
-
-
-@pytest.fixture
-def ledger(clock: Clock) -> MemoryLedger:
+def ledger(clock: ManualClock) -> MemoryLedger:
     ledger = MemoryLedger(clock)
     guard = AccountFlags.DEBITS_MUST_NOT_EXCEED_CREDITS
     ledger.create_accounts(
@@ -129,7 +122,7 @@ def test_malformed_transfers_are_invalid(ledger: MemoryLedger, transfer: Transfe
     assert run(ledger, transfer) == [R.INVALID]
 
 
-def test_a_hold_expires_at_its_deadline_exactly(ledger: MemoryLedger, clock: Clock) -> None:
+def test_a_hold_expires_at_its_deadline_exactly(ledger: MemoryLedger, clock: ManualClock) -> None:
     assert run(ledger, pay("h", 70, flags=F.PENDING, timeout_s=60)) == [R.OK]
     clock.at = T0 + timedelta(seconds=59)
     assert run(ledger, resolve("v", "h", F.VOID_PENDING_TRANSFER)) == [R.OK]
