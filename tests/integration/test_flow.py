@@ -214,11 +214,11 @@ def test_outbox_retries_then_delivers(world: World, engine: Engine) -> None:
     real_reply = gateway.reply
     calls = {"n": 0}
 
-    def flaky(post_id: str, text: str) -> str:
+    def flaky(post_id: str, text: str, *, idempotency_key: str) -> str:
         calls["n"] += 1
         if calls["n"] == 1:
             raise OSError("network down")
-        return real_reply(post_id, text)
+        return real_reply(post_id, text, idempotency_key=idempotency_key)
 
     gateway.reply = flaky  # type: ignore[method-assign]
     world.post(alice, f"@{BOT} #envoyer 5€ @bob")

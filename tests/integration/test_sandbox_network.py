@@ -295,8 +295,12 @@ def test_posts_by_the_bot_are_never_delivered(
 ) -> None:
     alice = signup(client, "alice")
     command = post(client, alice, "@SmoneyFR #envoyer 5€ @bob")
-    reply_id = gateway.reply(command["id"], "@alice @SmoneyFR confirm in the app")
-    dm_id = gateway.direct_message(alice["id"], "@SmoneyFR your code is ready")
+    reply_id = gateway.reply(
+        command["id"], "@alice @SmoneyFR confirm in the app", idempotency_key="k1"
+    )
+    dm_id = gateway.direct_message(
+        alice["id"], "@SmoneyFR your code is ready", idempotency_key="k2"
+    )
 
     assert [p.post_id for p in inbound.posts] == [command["id"]]
     assert gateway.network.undelivered_for_bot() == []
@@ -311,7 +315,7 @@ def test_replies_from_the_bot_to_a_dm_stay_direct(
 ) -> None:
     alice = signup(client, "alice")
     dm = post(client, alice, "#envoyer 5€ @bob", visibility="direct", to=BOT)
-    reply_id = gateway.reply(dm["id"], "Confirm 5 € to @bob?")
+    reply_id = gateway.reply(dm["id"], "Confirm 5 € to @bob?", idempotency_key="k1")
 
     reply = client.get(f"/sandbox/api/posts/{reply_id}", headers=auth(alice)).json()
     assert (reply["visibility"], reply["to"]["id"], reply["in_reply_to"]) == (
@@ -475,10 +479,10 @@ def test_gateway_errors_and_bot_account_idempotence(
     assert SandboxGateway(network, "smoneyfr").ensure_bot_account() == first
     assert network.get_by_handle(BOT) is not None
     with pytest.raises(EnvoiError) as missing:
-        gateway.reply("sbp_0000000000000000", "hi")
+        gateway.reply("sbp_0000000000000000", "hi", idempotency_key="k1")
     assert missing.value.code is ErrorCode.POST_NOT_FOUND
     with pytest.raises(EnvoiError) as nobody:
-        gateway.direct_message("sbx_0000000000000000", "hi")
+        gateway.direct_message("sbx_0000000000000000", "hi", idempotency_key="k2")
     assert nobody.value.code is ErrorCode.NOT_FOUND
     with pytest.raises(ValueError, match="bot handle"):
         SandboxGateway(network, "SomeoneElse")

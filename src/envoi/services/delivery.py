@@ -19,6 +19,12 @@ log = structlog.get_logger(__name__)
 LEASE = timedelta(seconds=60)
 
 
+def idempotency_key(outbox_id: str) -> str:
+    """The key the network sees for one outbox row: the same on every retry of that row,
+    never the same for two rows (outbox ids are unique)."""
+    return f"envoi-{outbox_id}"
+
+
 class Delivery:
     def __init__(self, ctx: Context) -> None:
         self.ctx = ctx
@@ -32,10 +38,13 @@ class Delivery:
         for row in rows:
             try:
                 gateway = self.ctx.gateway(row["network"])
+                key = idempotency_key(str(row["id"]))
                 if row["kind"] == "reply":
-                    remote_id = gateway.reply(row["target"], row["text"])
+                    remote_id = gateway.reply(row["target"], row["text"], idempotency_key=key)
                 else:
-                    remote_id = gateway.direct_message(row["target"], row["text"])
+                    remote_id = gateway.direct_message(
+                        row["target"], row["text"], idempotency_key=key
+                    )
             except (EnvoiError, OSError, RuntimeError, ValueError) as exc:
                 self._failed(row, exc)
                 continue

@@ -86,12 +86,20 @@ class NetworkGateway(Protocol):
 
     name: str
 
-    def reply(self, in_reply_to_post_id: str, text: str) -> str:
-        """Publish a public reply; returns the new post id."""
+    def reply(self, in_reply_to_post_id: str, text: str, *, idempotency_key: str) -> str:
+        """Publish a public reply; returns the new post id.
+
+        ``idempotency_key`` names this one message (envoi derives it from its outbox row):
+        a worker killed after sending but before recording the send retries with the same
+        key, and the network must answer with the first post's id instead of posting again.
+        Pass it wherever the network takes one (Matrix: the transaction id of ``PUT
+        /send/{txnId}``); an adapter for a network without one says in its docstring what
+        it does instead.
+        """
         ...
 
-    def direct_message(self, to_user_id: str, text: str) -> str:
-        """Send a private message; returns its id."""
+    def direct_message(self, to_user_id: str, text: str, *, idempotency_key: str) -> str:
+        """Send a private message; returns its id. ``idempotency_key`` as for ``reply``."""
         ...
 
     def lookup_user(self, handle: str) -> NetworkUser | None:

@@ -9,7 +9,7 @@ annotations, which name a dependency local to ``create_sandbox_router``.
 from collections.abc import Callable, Coroutine
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Depends, Query, Request, Response
+from fastapi import APIRouter, Depends, Header, Query, Request, Response
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from fastapi.routing import APIRoute
@@ -168,10 +168,23 @@ def create_sandbox_router(
 
     @router.post("/posts", status_code=201)
     def create_post(
-        body: PostIn, me: Annotated[SandboxAccount, Depends(current)]
+        body: PostIn,
+        me: Annotated[SandboxAccount, Depends(current)],
+        idempotency_key: Annotated[
+            str | None,
+            Header(
+                description="Retrying with the same key returns the first post "
+                "instead of publishing twice (printable ASCII, 1 to 64 characters)"
+            ),
+        ] = None,
     ) -> dict[str, Any]:
         post = network.post(
-            me.id, body.text, visibility=body.visibility, in_reply_to=body.in_reply_to, to=body.to
+            me.id,
+            body.text,
+            visibility=body.visibility,
+            in_reply_to=body.in_reply_to,
+            to=body.to,
+            idempotency_key=idempotency_key,
         )
         # After the commit, as a real network's webhook would; on failure the post
         # stays pending and the catch-up worker (``deliver_pending``) sends it.

@@ -29,10 +29,14 @@ class SandboxGateway:
             self._bot = self.network.ensure_bot_account()
         return self._bot
 
-    def reply(self, in_reply_to_post_id: str, text: str) -> str:
+    def reply(self, in_reply_to_post_id: str, text: str, *, idempotency_key: str) -> str:
         """A public reply by the bot. Replying to a direct message stays a direct message
-        to its author: an answer must never make a private exchange public."""
+        to its author: an answer must never make a private exchange public. The sandbox
+        honours ``idempotency_key``: a retried send returns the first post's id."""
         bot = self._bot_account()
+        sent = self.network.posted_with_key(bot.id, idempotency_key)
+        if sent is not None:  # already sent (the original may be gone since: no matter)
+            return sent.id
         original = self.network.get_post(in_reply_to_post_id, viewer_id=bot.id)
         if original is None:
             raise EnvoiError(ErrorCode.POST_NOT_FOUND, post_id=in_reply_to_post_id)
@@ -43,12 +47,21 @@ class SandboxGateway:
                 visibility="direct",
                 in_reply_to=original.id,
                 to_user_id=original.author.id,
+                idempotency_key=idempotency_key,
             ).id
-        return self.network.post(bot.id, text, in_reply_to=original.id).id
+        return self.network.post(
+            bot.id, text, in_reply_to=original.id, idempotency_key=idempotency_key
+        ).id
 
-    def direct_message(self, to_user_id: str, text: str) -> str:
+    def direct_message(self, to_user_id: str, text: str, *, idempotency_key: str) -> str:
         bot = self._bot_account()
-        return self.network.post(bot.id, text, visibility="direct", to_user_id=to_user_id).id
+        return self.network.post(
+            bot.id,
+            text,
+            visibility="direct",
+            to_user_id=to_user_id,
+            idempotency_key=idempotency_key,
+        ).id
 
     def lookup_user(self, handle: str) -> NetworkUser | None:
         found = self.network.get_by_handle(handle)

@@ -199,16 +199,55 @@ class SandboxNetwork:
         in_reply_to: str | None = None,
         to: str | None = None,
         to_user_id: str | None = None,
+        idempotency_key: str | None = None,
     ) -> SandboxPost:
         """Publish a post (``public``) or a direct message.
 
         A direct message goes to ``to`` (a handle) or ``to_user_id`` alone when given —
         naming someone in a private message must not show it to them — else to the
         accounts it mentions.
+
+        With an ``idempotency_key`` (as Stripe's header or Matrix's transaction id), the
+        author's second post with the same key is not written: the first post comes back,
+        provided it says the same thing to the same place (otherwise a validation error).
         """
         text = txt.check_post_text(text)
+        if idempotency_key is not None:
+            txt.check_idempotency_key(idempotency_key)
         if (to is not None or to_user_id is not None) and visibility != "direct":
             raise EnvoiError(ErrorCode.VALIDATION_ERROR, field="to", reason="direct_only")
+        try:
+            return self._post(
+                author_id,
+                text,
+                visibility=visibility,
+                in_reply_to=in_reply_to,
+                to=to,
+                to_user_id=to_user_id,
+                idempotency_key=idempotency_key,
+            )
+        except IntegrityError:
+            if idempotency_key is None:
+                raise
+            # A concurrent send with the same key committed first: answer with its post.
+            with self.engine.connect() as conn:
+                recipient_id = self._resolve_recipient(conn, to, to_user_id)
+                first = self._by_idempotency_key(conn, author_id, idempotency_key)
+            if first is None:  # the conflict was about something else
+                raise
+            return _same_request(first, text, visibility, in_reply_to, recipient_id)
+
+    def _post(
+        self,
+        author_id: str,
+        text: str,
+        *,
+        visibility: Visibility,
+        in_reply_to: str | None,
+        to: str | None,
+        to_user_id: str | None,
+        idempotency_key: str | None,
+    ) -> SandboxPost:
         post_id, now = _new_id("sbp"), self._clock.now()
         with self.engine.begin() as conn:
             author = conn.execute(
@@ -217,6 +256,10 @@ class SandboxNetwork:
             if author is None:
                 raise EnvoiError(ErrorCode.NOT_FOUND, account_id=author_id)
             recipient_id = self._resolve_recipient(conn, to, to_user_id)
+            if idempotency_key is not None:
+                first = self._by_idempotency_key(conn, author_id, idempotency_key)
+                if first is not None:  # a retry of a send that went through
+                    return _same_request(first, text, visibility, in_reply_to, recipient_id)
             if in_reply_to is not None and not visible(conn, in_reply_to, author_id):
                 raise EnvoiError(ErrorCode.POST_NOT_FOUND, post_id=in_reply_to)
             handles = txt.extract_mentions(text)
@@ -239,6 +282,7 @@ class SandboxNetwork:
                     recipient_id=recipient_id,
                     created_at=now,
                     for_bot=to_bot and not from_bot,
+                    idempotency_key=idempotency_key,
                 )
             )
             if resolved:
@@ -257,6 +301,11 @@ class SandboxNetwork:
                 )
             loaded = load_posts(conn, posts.c.id == post_id, include_deleted=True)
         return loaded[0]
+
+    def posted_with_key(self, author_id: str, idempotency_key: str) -> SandboxPost | None:
+        """The author's post sent with this idempotency key, deleted or not, if any."""
+        with self.engine.connect() as conn:
+            return self._by_idempotency_key(conn, author_id, idempotency_key)
 
     def delete(self, author_id: str, post_id: str) -> SandboxPost:
         """Delete one's own post: it disappears everywhere; the bot is told if it had it."""
@@ -375,6 +424,15 @@ class SandboxNetwork:
 
     # --- Helpers --------------------------------------------------------------------
 
+    @staticmethod
+    def _by_idempotency_key(conn: Connection, author_id: str, key: str) -> SandboxPost | None:
+        found = load_posts(
+            conn,
+            and_(posts.c.author_id == author_id, posts.c.idempotency_key == key),
+            include_deleted=True,
+        )
+        return found[0] if found else None
+
     def _is_bot(self, conn: Connection, account_id: str) -> bool:
         key = conn.execute(select(accounts.c.handle_key).where(accounts.c.id == account_id))
         return key.scalar() == self._bot_key
@@ -397,3 +455,26 @@ class SandboxNetwork:
         if found is None:
             raise EnvoiError(ErrorCode.NOT_FOUND, handle=handle)
         return found
+
+
+def _same_request(
+    first: SandboxPost,
+    text: str,
+    visibility: Visibility,
+    in_reply_to: str | None,
+    recipient_id: str | None,
+) -> SandboxPost:
+    """The post an idempotency key already stands for, if the retry asks for the same one.
+
+    A key reused for a different message is the caller's bug: refused, as Stripe does,
+    rather than silently dropping the second message.
+    """
+    recipient = first.recipient.id if first.recipient else None
+    if (first.text, first.visibility, first.in_reply_to, recipient) != (
+        text,
+        visibility,
+        in_reply_to,
+        recipient_id,
+    ) and not first.deleted:
+        raise EnvoiError(ErrorCode.VALIDATION_ERROR, field="idempotency_key", reason="reused")
+    return first

@@ -25,6 +25,7 @@ from envoi.adapters.db.metadata import metadata
 HANDLE_MAX = 15
 DISPLAY_NAME_MAX = 50
 ID_LEN = 32
+IDEMPOTENCY_KEY_MAX = 64
 
 sandbox_accounts = Table(
     "sandbox_accounts",
@@ -58,7 +59,11 @@ sandbox_posts = Table(
     # When the bot last received this post's current state (the post, then its deletion);
     # NULL while a delivery is owed, so a crash between commit and delivery is caught up.
     Column("delivered_at", DateTime(timezone=True), nullable=True),
+    # The author's idempotency key for this post (envoi's bot: one per outbox row); a send
+    # retried with the same key gets this post back instead of a second one.
+    Column("idempotency_key", String(IDEMPOTENCY_KEY_MAX), nullable=True),
     CheckConstraint("visibility IN ('public', 'direct')", name="visibility"),
+    Index("uq_sandbox_posts_idempotency", "author_id", "idempotency_key", unique=True),
     Index("ix_sandbox_posts_timeline", "visibility", "seq"),
     Index(
         "ix_sandbox_posts_undelivered",

@@ -4,7 +4,11 @@ from __future__ import annotations
 
 import re
 
-from envoi.adapters.networks.sandbox.tables import DISPLAY_NAME_MAX, HANDLE_MAX
+from envoi.adapters.networks.sandbox.tables import (
+    DISPLAY_NAME_MAX,
+    HANDLE_MAX,
+    IDEMPOTENCY_KEY_MAX,
+)
 from envoi.domain.errors import EnvoiError, ErrorCode
 
 POST_MAX = 500
@@ -17,6 +21,7 @@ _MENTION = re.compile(
     rf"(?<![A-Za-z0-9_!#$%&*@\uff20])@([A-Za-z0-9_]{{1,{HANDLE_MAX}}})"
     r"(?![A-Za-z0-9_@\uff20\u00c0-\u024f]|://)"
 )
+_IDEMPOTENCY_KEY = re.compile(rf"[!-~]{{1,{IDEMPOTENCY_KEY_MAX}}}")  # printable ASCII
 _URL = re.compile(r"\b(?:https?://|www\.)\S+", re.IGNORECASE)
 # Direction overrides would let a display name or post render as something else.
 _BIDI = frozenset("\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069")
@@ -68,3 +73,11 @@ def extract_mentions(text: str) -> list[str]:
     for match in _MENTION.finditer(without_urls):
         seen.setdefault(handle_key(match.group(1)), match.group(1))
     return list(seen.values())
+
+
+def check_idempotency_key(value: str) -> str:
+    if _IDEMPOTENCY_KEY.fullmatch(value) is None:
+        raise EnvoiError(
+            ErrorCode.VALIDATION_ERROR, field="idempotency_key", max=IDEMPOTENCY_KEY_MAX
+        )
+    return value
