@@ -25,9 +25,13 @@ from envoi.services.funding import Funding
 from envoi.services.intake import Intake
 from envoi.services.lifecycle import Lifecycle
 from envoi.services.members import Members
-from envoi.services.ports import Clock
+from envoi.services.ports import CardProcessor, Clock, NetworkGateway
 from envoi.services.wallet import Wallet
 from envoi.workers.runner import Job
+
+
+class ConfigurationError(Exception):
+    """The settings name parts this deployment must not (or cannot) run."""
 
 
 @dataclass
@@ -43,9 +47,16 @@ class Envoi:
     lifecycle: Lifecycle
     wallet: Wallet
     delivery: Delivery
-    sandbox: SandboxNetwork
+    sandbox_network: SandboxNetwork | None  # None unless ENVOI_NETWORKS includes it
     jobs: dict[str, Job] = field(default_factory=dict)
     routers: list[tuple[str, APIRouter]] = field(default_factory=list)
+
+    @property
+    def sandbox(self) -> SandboxNetwork:
+        """The sandbox network, for the demo, the CLI and tests; refused when it is off."""
+        if self.sandbox_network is None:
+            raise ConfigurationError("the sandbox network is off (see ENVOI_NETWORKS)")
+        return self.sandbox_network
 
 
 def system_accounts(currency: str) -> list[Account]:
@@ -61,16 +72,35 @@ def system_accounts(currency: str) -> list[Account]:
 
 
 def bootstrap(settings: Settings, *, clock: Clock | None = None) -> Envoi:
+    problems = settings.configuration_errors()
+    if problems:
+        raise ConfigurationError("; ".join(problems))
     clock = clock or SystemClock()
     engine = make_engine(settings.database_url)
-    network = SandboxNetwork(engine, settings.bot_handle, clock=clock)
-    gateway = SandboxGateway(network, settings.bot_handle)
-    processor = SandboxCardProcessor(engine, settings.base_url, clock=clock)
+    gateways: dict[str, NetworkGateway] = {}
+    network: SandboxNetwork | None = None
+    for name in settings.enabled_networks:
+        if name == "sandbox":
+            network = SandboxNetwork(engine, settings.bot_handle, clock=clock)
+            gateways[name] = SandboxGateway(network, settings.bot_handle)
+        else:
+            raise ConfigurationError(f"network {name!r} is not available in this version")
+    processor: CardProcessor | None = None
+    sandbox_processor: SandboxCardProcessor | None = None
+    match settings.enabled_card_processor:
+        case "sandbox":
+            processor = sandbox_processor = SandboxCardProcessor(
+                engine, settings.base_url, clock=clock
+            )
+        case "none":
+            pass  # top-ups answer TOPUP_UNAVAILABLE
+        case other:
+            raise ConfigurationError(f"card processor {other!r} is not available in this version")
     ctx = Context(
         settings=settings,
         clock=clock,
         uow=uow_factory(engine, clock.now),
-        gateways={"sandbox": gateway},
+        gateways=gateways,
         processor=processor,
     )
     app = Envoi(
@@ -83,29 +113,44 @@ def bootstrap(settings: Settings, *, clock: Clock | None = None) -> Envoi:
         lifecycle=Lifecycle(ctx),
         wallet=Wallet(ctx),
         delivery=Delivery(ctx),
-        sandbox=network,
+        sandbox_network=network,
     )
     app.jobs = {
-        "sandbox_catch_up": lambda: network.deliver_pending(app.intake),
         "expire_intents": app.lifecycle.expire_due,
         "refund_unclaimed": app.lifecycle.refund_due,
         "deliver_outbox": app.delivery.deliver_due,
         "reconcile_topups": app.funding.reconcile,
         "expire_ledger_holds": lambda: _expire_ledger(ctx),
     }
-    app.routers = [
-        ("/sandbox/api", create_sandbox_router(network, app.intake, settings.bot_handle)),
-        ("/sandbox", create_sandbox_pages(network, app.intake, settings.bot_handle)),
-        (
-            "/sandbox/psp",
-            create_psp_sandbox_router(
-                processor,
-                _charge_updated(app),
-                return_url=f"{settings.base_url.rstrip('/')}/wallet/topup",
-            ),
-        ),
-    ]
+    if network is not None:
+        sandbox = network
+        app.jobs["sandbox_catch_up"] = lambda: sandbox.deliver_pending(app.intake)
+        app.routers += [
+            ("/sandbox/api", create_sandbox_router(network, app.intake, settings.bot_handle)),
+            ("/sandbox", create_sandbox_pages(network, app.intake, settings.bot_handle)),
+        ]
+    if sandbox_processor is not None:
+        app.routers.append(
+            (
+                "/sandbox/psp",
+                create_psp_sandbox_router(
+                    sandbox_processor,
+                    _charge_updated(app),
+                    return_url=f"{settings.base_url.rstrip('/')}/wallet/topup",
+                ),
+            )
+        )
     return app
+
+
+def describe(settings: Settings) -> dict[str, object]:
+    """What this deployment runs: logged at start and shown by ``/healthz``."""
+    return {
+        "networks": list(settings.enabled_networks),
+        "card_processor": settings.enabled_card_processor,
+        "sandbox": "sandbox" in settings.enabled_networks
+        or settings.enabled_card_processor == "sandbox",
+    }
 
 
 def prepare(app: Envoi) -> None:
@@ -113,7 +158,8 @@ def prepare(app: Envoi) -> None:
     with app.ctx.uow() as uow:
         uow.ledger.create_accounts(system_accounts(app.settings.currency))
         uow.commit()
-    app.sandbox.ensure_bot_account()
+    if app.sandbox_network is not None:
+        app.sandbox_network.ensure_bot_account()
 
 
 def _charge_updated(app: Envoi) -> Callable[[str], None]:

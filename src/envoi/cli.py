@@ -2,9 +2,14 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import typer
 
 from envoi.config import MIN_SECRET_LENGTH, Settings, get_settings
+
+if TYPE_CHECKING:
+    from envoi.bootstrap import Envoi
 
 app = typer.Typer(
     help="envoi: pay by posting on a social network. Settings come from ENVOI_* variables "
@@ -65,6 +70,31 @@ def _check_secrets(settings: Settings) -> None:
     raise typer.Exit(1)
 
 
+def _assemble(settings: Settings) -> Envoi:
+    """Wire the service, or refuse with the reason when the settings must not run."""
+    from envoi.bootstrap import ConfigurationError, bootstrap
+
+    try:
+        return bootstrap(settings)
+    except ConfigurationError as error:
+        typer.echo(f"Refusing to start: {error}.", err=True)
+        raise typer.Exit(1) from None
+
+
+def _announce_parts(settings: Settings) -> None:
+    import structlog
+
+    from envoi.bootstrap import describe
+
+    parts = describe(settings)
+    structlog.get_logger("envoi").info("parts", **parts)
+    networks = ", ".join(settings.enabled_networks) or "none"
+    typer.echo(
+        f"networks: {networks}; card processor: {settings.enabled_card_processor}"
+        + ("  [SANDBOX: test money]" if parts["sandbox"] else "")
+    )
+
+
 @db_app.command("upgrade")
 def db_upgrade() -> None:
     """Apply pending migrations to ENVOI_DATABASE_URL (SQLite file envoi.db by default)."""
@@ -85,20 +115,21 @@ def run(
     import uvicorn
 
     from envoi.adapters.db.migrate import upgrade
-    from envoi.bootstrap import bootstrap
     from envoi.web.app import create_app
 
     settings = get_settings()
     _check_secrets(settings)
     _configure_logging(settings)
-    upgrade(settings.database_url)
     base = f"http://{host}:{port}"
     if "base_url" not in settings.model_fields_set:
         # Links sent to people (replies, 3-D Secure) must point where we listen.
         settings = settings.model_copy(update={"base_url": base})
+    envoi = _assemble(settings)
+    upgrade(settings.database_url)
     typer.echo(f"envoi on {base}  — wallet: {base}/  API docs: {base}/docs")
+    _announce_parts(settings)
     uvicorn.run(
-        create_app(bootstrap(settings), run_workers=workers),
+        create_app(envoi, run_workers=workers),
         host=host,
         port=port,
         log_level="warning",
@@ -112,13 +143,14 @@ def worker(
     """Run the background jobs alone (start several against PostgreSQL to scale out)."""
     import threading
 
-    from envoi.bootstrap import bootstrap, prepare
+    from envoi.bootstrap import prepare
     from envoi.workers.runner import run_once, run_until
 
     settings = get_settings()
     _check_secrets(settings)
     _configure_logging(settings)
-    envoi = bootstrap(settings)
+    envoi = _assemble(settings)
+    _announce_parts(settings)
     prepare(envoi)
     if once:
         for name, count in run_once(envoi.jobs).items():
@@ -138,7 +170,6 @@ def demo(
 ) -> None:
     """Seed the demo story: Alice, Bob, an organisation, a pot and a payment to confirm."""
     from envoi.adapters.db.migrate import upgrade
-    from envoi.bootstrap import bootstrap
     from envoi.demo import (
         PASSWORD,
         PIN,
@@ -150,8 +181,19 @@ def demo(
 
     settings = get_settings()
     _configure_logging(settings, quiet=True)
+    if not settings.sandbox_allowed:
+        typer.echo(
+            "Refusing to seed demo people and test money into "
+            f"{_safe_url(settings.database_url)}: the demo runs on SQLite, or elsewhere only "
+            "with ENVOI_SANDBOX=1 (never in production).",
+            err=True,
+        )
+        raise typer.Exit(1)
+    envoi = _assemble(settings)
+    if envoi.sandbox_network is None:
+        typer.echo("The demo story needs the sandbox network in ENVOI_NETWORKS.", err=True)
+        raise typer.Exit(1)
     upgrade(settings.database_url)
-    envoi = bootstrap(settings)
     if already_seeded(envoi):
         if once:
             refresh_pending(envoi)
@@ -227,20 +269,24 @@ def sandbox_post(
     direct: bool = typer.Option(False, help="Send as a direct message to the bot."),
 ) -> None:
     """Post on the sandbox network as someone, and show what envoi answered."""
-    from envoi.bootstrap import bootstrap, prepare
+    from envoi.bootstrap import prepare
     from envoi.domain.errors import EnvoiError
     from envoi.domain.messages import render_error
 
     settings = get_settings()
     _configure_logging(settings, quiet=True)
-    envoi = bootstrap(settings)
+    envoi = _assemble(settings)
+    sandbox = envoi.sandbox_network
+    if sandbox is None:
+        typer.echo("The sandbox network is off (ENVOI_NETWORKS does not include it).", err=True)
+        raise typer.Exit(1)
     prepare(envoi)
-    account = envoi.sandbox.get_by_handle(as_.lstrip("@"))
+    account = sandbox.get_by_handle(as_.lstrip("@"))
     if account is None:
         typer.echo(f"No sandbox account @{as_.lstrip('@')}.", err=True)
         raise typer.Exit(1)
     try:
-        post = envoi.sandbox.post(
+        post = sandbox.post(
             account.id,
             text,
             visibility="direct" if direct else "public",
@@ -251,13 +297,13 @@ def sandbox_post(
         why = render_error(error, "en", reason=error.params.get("field", "text"))
         typer.echo(f"Not posted: {why}" + (f" ({limits})" if limits else ""), err=True)
         raise typer.Exit(1) from None
-    envoi.sandbox.deliver(post.id, envoi.intake)
+    sandbox.deliver(post.id, envoi.intake)
     envoi.delivery.deliver_due()
     typer.echo(f"Posted {post.id} as @{account.handle}.")
     # The bot's answer to this post: a reply to it, or a DM sent after it.
     answers = [
         a
-        for a in envoi.sandbox.inbox(account.id, limit=20)
+        for a in sandbox.inbox(account.id, limit=20)
         if a.author.handle.lower() == settings.bot_handle.lower()
         and (a.in_reply_to == post.id or (a.visibility == "direct" and a.cursor > post.cursor))
     ]

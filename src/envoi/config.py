@@ -3,16 +3,20 @@
 from __future__ import annotations
 
 from functools import cache
-from typing import Literal
+from typing import Annotated, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import Field, SecretStr, field_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 # Published on purpose, so the demo runs with nothing to set; refused in production.
 DEMO_PIN_KEY = "envoi-demo-pin-key-change-me"
 DEMO_TOKEN_KEY = "envoi-demo-token-key-change-me"  # noqa: S105
 MIN_SECRET_LENGTH = 32
+
+# What a deployment can name; each adapter is wired in ``envoi.bootstrap``.
+KNOWN_NETWORKS = ("sandbox", "matrix", "bluesky", "x", "mastodon")
+KNOWN_CARD_PROCESSORS = ("sandbox", "stripe", "none")
 
 
 class FeeRule(BaseSettings):
@@ -39,6 +43,22 @@ class Settings(BaseSettings):
     currency: str = "EUR"
     default_locale: Literal["fr", "en"] = "fr"
     timezone: str = Field(default="Europe/Paris", description="IANA zone for dates shown to people")
+
+    # The parts a deployment runs. The sandbox network and card processor create money
+    # and accounts from nothing: on SQLite (a demo) they are the defaults; anywhere else
+    # they exist only with ENVOI_SANDBOX=1 (tests, demos), see ``configuration_errors``.
+    sandbox: bool = Field(
+        default=False, description="Allow the sandbox network and card processor outside SQLite"
+    )
+    networks: Annotated[tuple[str, ...] | None, NoDecode] = Field(
+        default=None,
+        description="Comma list of networks (sandbox, matrix, bluesky, x, mastodon); "
+        "default: sandbox where the sandbox is allowed, else none",
+    )
+    card_processor: str | None = Field(
+        default=None,
+        description="sandbox, stripe or none; default: sandbox where allowed, else none",
+    )
 
     # Secrets. The PIN key must live outside the database (DESIGN.md §4); the
     # defaults exist only so the demo runs with nothing to configure: ``envoi run``
@@ -69,6 +89,10 @@ class Settings(BaseSettings):
     fee_donate: FeeRule = FeeRule()
     fee_pot: FeeRule = FeeRule()
 
+    # Card top-ups per member (minor units; pending and succeeded charges count).
+    topup_daily_minor: int = 1_000_00
+    topup_monthly_minor: int = 2_500_00
+
     # Workers.
     worker_poll_s: float = Field(default=1.0, description="Seconds between job polls")
     outbox_max_attempts: int = 8
@@ -84,6 +108,60 @@ class Settings(BaseSettings):
         except (ZoneInfoNotFoundError, ValueError) as exc:
             raise ValueError(f"unknown time zone {value!r}") from exc
         return value
+
+    @field_validator("networks", mode="before")
+    @classmethod
+    def _comma_list(cls, value: object) -> object:
+        if isinstance(value, str):
+            return tuple(part.strip().lower() for part in value.split(",") if part.strip())
+        return value
+
+    @field_validator("networks")
+    @classmethod
+    def _known_networks(cls, value: tuple[str, ...] | None) -> tuple[str, ...] | None:
+        for name in value or ():
+            if name not in KNOWN_NETWORKS:
+                raise ValueError(f"unknown network {name!r} (known: {', '.join(KNOWN_NETWORKS)})")
+        return tuple(dict.fromkeys(value)) if value is not None else None
+
+    @field_validator("card_processor")
+    @classmethod
+    def _known_processor(cls, value: str | None) -> str | None:
+        if value is not None and value.lower() not in KNOWN_CARD_PROCESSORS:
+            known = ", ".join(KNOWN_CARD_PROCESSORS)
+            raise ValueError(f"unknown card processor {value!r} (known: {known})")
+        return value.lower() if value is not None else None
+
+    @property
+    def sandbox_allowed(self) -> bool:
+        """Free money and accounts from nothing: a SQLite demo, or ENVOI_SANDBOX=1."""
+        return self.uses_sqlite or self.sandbox
+
+    @property
+    def enabled_networks(self) -> tuple[str, ...]:
+        if self.networks is not None:
+            return self.networks
+        return ("sandbox",) if self.sandbox_allowed else ()
+
+    @property
+    def enabled_card_processor(self) -> str:
+        if self.card_processor is not None:
+            return self.card_processor
+        return "sandbox" if self.sandbox_allowed else "none"
+
+    def configuration_errors(self) -> list[str]:
+        """Why this configuration must not start (empty when it may)."""
+        errors = []
+        if not self.sandbox_allowed:
+            if "sandbox" in self.enabled_networks:
+                errors.append(
+                    "ENVOI_NETWORKS names 'sandbox' outside SQLite without ENVOI_SANDBOX=1"
+                )
+            if self.enabled_card_processor == "sandbox":
+                errors.append(
+                    "ENVOI_CARD_PROCESSOR is 'sandbox' outside SQLite without ENVOI_SANDBOX=1"
+                )
+        return errors
 
     @property
     def uses_sqlite(self) -> bool:

@@ -53,6 +53,8 @@ def running_server(database_url: str, log_dir: Path, **settings: str) -> Iterato
         # Fresh keys: ``envoi run`` refuses the demo ones on PostgreSQL.
         "ENVOI_PIN_KEY": secrets.token_urlsafe(48),
         "ENVOI_TOKEN_KEY": secrets.token_urlsafe(48),
+        # Tests pay with the sandbox network and cards, on PostgreSQL too.
+        "ENVOI_SANDBOX": "1",
         **{f"ENVOI_{k.upper()}": v for k, v in settings.items()},
     }
     # No ENVOI_BASE_URL: ``envoi run`` derives the links it sends from where it listens.

@@ -81,6 +81,7 @@ class World:
 
 def make_world(database_url: str, **settings: object) -> World:
     clock = FakeClock()
+    settings.setdefault("sandbox", True)  # the flow tests pay through the sandbox everywhere
     app = bootstrap(Settings(database_url=database_url, **settings), clock=clock)  # type: ignore[arg-type]
     prepare(app)
     return World(app, clock)

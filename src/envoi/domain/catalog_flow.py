@@ -142,6 +142,18 @@ FLOW_ERRORS: dict[ErrorCode, dict[str, str]] = {
         "en": "This idempotency key was already used for a different request.",
     },
     ErrorCode.TOPUP_NOT_FOUND: {"fr": "Rechargement introuvable.", "en": "Top-up not found."},
+    ErrorCode.TOPUP_UNAVAILABLE: {
+        "fr": "Le rechargement par carte n'est pas proposé par ce service.",
+        "en": "Card top-ups are not offered by this service.",
+    },
+    ErrorCode.TOPUP_LIMIT_DAILY: {
+        "fr": "Plafond de rechargement atteint ({limit} sur 24 h).",
+        "en": "Top-up limit reached ({limit} per 24 h).",
+    },
+    ErrorCode.TOPUP_LIMIT_MONTHLY: {
+        "fr": "Plafond de rechargement atteint ({limit} sur 30 jours).",
+        "en": "Top-up limit reached ({limit} per 30 days).",
+    },
     ErrorCode.AMOUNT_OUT_OF_RANGE: {
         "fr": "Montant hors limites : entre {min} et {max}.",
         "en": "Amount out of range: between {min} and {max}.",

@@ -23,7 +23,12 @@ class Context:
     clock: Clock
     uow: UnitOfWorkFactory
     gateways: Mapping[str, NetworkGateway]
-    processor: CardProcessor
+    processor: CardProcessor | None  # None: this deployment takes no card top-ups
+
+    def card_processor(self) -> CardProcessor:
+        if self.processor is None:
+            raise EnvoiError(ErrorCode.TOPUP_UNAVAILABLE)
+        return self.processor
 
     def gateway(self, network: str) -> NetworkGateway:
         gateway = self.gateways.get(network)

@@ -44,6 +44,7 @@ class Funding:
                 max_minor=MAX_TOPUP_MINOR,
                 currency=self.ctx.settings.currency,
             )
+        processor = self.ctx.card_processor()
         amount = Money(amount_minor, self.ctx.settings.currency)
         # Stored hashed: whatever key a client picks fits, and is scoped to its member.
         key = hashlib.sha256(f"{member_id}:{request_key or new_id('req')}".encode()).hexdigest()
@@ -54,7 +55,7 @@ class Funding:
             member_id=member_id,
             amount=amount,
             status="requires_action",  # overwritten below; "pending" in the table
-            processor=self.ctx.processor.name,
+            processor=processor.name,
             processor_ref="",
             last4=digits[-4:],
             decline_code=None,
@@ -62,6 +63,11 @@ class Funding:
             created_at=now,
         )
         with self.ctx.uow() as uow:
+            # The member row serialises one member's top-ups while the caps are checked;
+            # a retry of a key already used is not a new top-up and is not capped.
+            uow.members.lock(member_id)
+            if uow.topups.by_key(key) is None:
+                self._check_caps(uow, member_id, amount_minor)
             # Insert first: of two requests with one key, exactly one row wins, and the
             # other charges under that row's id (the processor answers it the same).
             if not uow.topups.add_pending(pending, key):
@@ -74,16 +80,25 @@ class Funding:
                 pending = existing
             uow.commit()
         # The processor is idempotent by our top-up id: a retry never charges twice.
-        charge = self.ctx.processor.charge(pending.id, amount, card)
+        charge = processor.charge(pending.id, amount, card)
         with self.ctx.uow() as uow:
             topup = self._apply(uow, pending.id, "pending", charge)
             uow.commit()
         log.info("topup", topup_id=topup.id, status=topup.status)
         return topup
 
+    def _check_caps(self, uow: UnitOfWork, member_id: str, amount_minor: int) -> None:
+        settings, now = self.ctx.settings, self.ctx.clock.now()
+        for since, cap, code in (
+            (now - timedelta(days=1), settings.topup_daily_minor, ErrorCode.TOPUP_LIMIT_DAILY),
+            (now - timedelta(days=30), settings.topup_monthly_minor, ErrorCode.TOPUP_LIMIT_MONTHLY),
+        ):
+            if uow.topups.charged_since(member_id, since) + amount_minor > cap:
+                raise EnvoiError(code, limit_minor=cap, currency=settings.currency)
+
     def charge_updated(self, processor_ref: str) -> Topup:
         """The processor tells us a charge moved (3-D Secure done): credit once."""
-        charge = self.ctx.processor.retrieve(processor_ref)
+        charge = self.ctx.card_processor().retrieve(processor_ref)
         with self.ctx.uow() as uow:
             topup = uow.topups.by_ref(processor_ref)
             if topup is None:
@@ -96,12 +111,15 @@ class Funding:
     def reconcile(self, *, older_than_s: int = 120, limit: int = 50) -> int:
         """Finish top-ups whose processor answer was lost (crash after the charge): ask the
         processor what became of each; one never charged is declined after an hour."""
+        processor = self.ctx.processor
+        if processor is None:
+            return 0
         now = self.ctx.clock.now()
         with self.ctx.uow() as uow:
             stale = uow.topups.pending_before(now - timedelta(seconds=older_than_s), limit)
         done = 0
         for topup in stale:
-            charge = self.ctx.processor.find(topup.id)
+            charge = processor.find(topup.id)
             if charge is None and now - topup.created_at < timedelta(hours=1):
                 continue  # the client may still retry with its key
             charge = charge or ChargeResult("", "declined", decline_code="abandoned")

@@ -181,6 +181,10 @@ class TopupRepo(Protocol):
 
     def of_member(self, member_id: str, limit: int = 100) -> list[Topup]: ...
 
+    def charged_since(self, member_id: str, since: datetime) -> int:
+        """Minor units of this member's top-ups since then, charged or being charged."""
+        ...
+
     def pending_before(self, when: datetime, limit: int) -> list[Topup]:
         """Top-ups written but never answered (a crash between charge and credit)."""
         ...

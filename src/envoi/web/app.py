@@ -17,7 +17,7 @@ from fastapi.staticfiles import StaticFiles
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from envoi import __version__
-from envoi.bootstrap import Envoi, prepare
+from envoi.bootstrap import Envoi, describe, prepare
 from envoi.web import api, errors, wallet
 from envoi.web.input_guard import InputGuard
 from envoi.web.wallet_views import is_page_path, page_not_found
@@ -57,9 +57,12 @@ def create_app(envoi: Envoi, *, run_workers: bool = True) -> FastAPI:
     for prefix, router in envoi.routers:
         app.include_router(router, prefix=prefix)
 
+    parts = describe(envoi.settings)
+
     @app.get("/healthz", tags=["ops"])
-    def healthz() -> dict[str, str]:
-        return {"status": "ok", "version": __version__}
+    def healthz() -> dict[str, object]:
+        """Liveness, and which networks and card processor this deployment runs."""
+        return {"status": "ok", "version": __version__, **parts}
 
     @app.get("/docs", include_in_schema=False)
     def docs() -> HTMLResponse:

@@ -29,6 +29,10 @@ STRINGS: dict[str, dict[Locale, str]] = {
     "lang.switch": {"fr": "English", "en": "Français"},
     "lang.switch_label": {"fr": "Switch to English", "en": "Passer en français"},
     "when": {"fr": "{date} à {time}", "en": "{date}, {time}"},
+    "banner.sandbox": {
+        "fr": "Sandbox : argent et comptes de test, rien de réel ne bouge.",
+        "en": "Sandbox: test money and accounts, nothing real moves.",
+    },
     "footer.sandbox": {
         "fr": "Démonstration : réseau social et paiements par carte de test (sandbox).",
         "en": "Demo: test (sandbox) social network and card payments.",
@@ -232,6 +236,10 @@ STRINGS: dict[str, dict[Locale, str]] = {
     "topup.cvc": {"fr": "Cryptogramme (CVC)", "en": "Security code (CVC)"},
     "topup.submit": {"fr": "Recharger", "en": "Top up"},
     "topup.test_cards": {"fr": "Cartes de test (sandbox)", "en": "Test cards (sandbox)"},
+    "topup.unavailable": {
+        "fr": "Le rechargement par carte n'est pas proposé par ce service.",
+        "en": "Card top-ups are not offered by this service.",
+    },
     "topup.card_ok": {"fr": "acceptée", "en": "accepted"},
     "topup.card_3ds": {"fr": "authentification 3-D Secure", "en": "3-D Secure challenge"},
     "topup.card_declined": {"fr": "refusée", "en": "declined"},

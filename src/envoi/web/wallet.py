@@ -321,6 +321,7 @@ def _topup_form(
         banner=banner,
         request_key=secrets.token_urlsafe(16),  # one charge per displayed form, however often sent
         test_cards=TEST_CARDS,
+        card_topups=page.envoi.ctx.processor is not None,
         min=page.money(MIN_TOPUP_MINOR),
         max=page.money(MAX_TOPUP_MINOR),
     )
@@ -362,7 +363,12 @@ def topup(post: PostDep) -> Response:
     try:
         result = page.envoi.funding.top_up(me.id, amount, card, request_key=form.get("request_key"))
     except EnvoiError as exc:
-        field = "amount" if exc.code is ErrorCode.AMOUNT_OUT_OF_RANGE else "card_number"
+        amount_codes = (
+            ErrorCode.AMOUNT_OUT_OF_RANGE,
+            ErrorCode.TOPUP_LIMIT_DAILY,
+            ErrorCode.TOPUP_LIMIT_MONTHLY,
+        )
+        field = "amount" if exc.code in amount_codes else "card_number"
         return _topup_form(page, values=values, errors={field: page.error_text(exc)}, status=422)
     if result.status == "requires_action" and result.action_url:
         return page.redirect(result.action_url)  # the card issuer's 3-D Secure page

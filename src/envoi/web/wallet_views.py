@@ -144,6 +144,8 @@ class Page:
             path=self.request.url.path,
             version=__version__,
             bot=self.envoi.settings.bot_handle,
+            sandbox_network=self.envoi.sandbox_network is not None,
+            sandbox_cards=self.envoi.settings.enabled_card_processor == "sandbox",
             **context,
         )
         return self._finish(HTMLResponse(html, status_code=status))

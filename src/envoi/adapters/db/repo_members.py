@@ -106,11 +106,16 @@ class SqlMembers:
         return (row[0], row[1]) if row else None
 
     def lock(self, member_id: str) -> None:
-        # PostgreSQL: one payer's limit checks and holds run one at a time. SQLite's
-        # BEGIN IMMEDIATE already serialises every writer.
+        # PostgreSQL: one member's limit checks, holds and top-ups run one at a time.
+        # FOR NO KEY UPDATE, not FOR UPDATE: rows that merely reference the member
+        # (a notification, a top-up) take FOR KEY SHARE for their foreign key, and must
+        # not wait behind this lock while we wait behind them (a deadlock otherwise).
+        # SQLite's BEGIN IMMEDIATE already serialises every writer.
         if self.conn.dialect.name == "postgresql":
             self.conn.execute(
-                select(members.c.id).where(members.c.id == member_id).with_for_update()
+                select(members.c.id)
+                .where(members.c.id == member_id)
+                .with_for_update(key_share=True)
             )
 
     def pin_state(self, member_id: str) -> tuple[str | None, int, datetime | None]:

@@ -366,6 +366,18 @@ class SqlTopups:
             query = query.with_for_update(skip_locked=True)
         return [_topup(r) for r in self.conn.execute(query).mappings()]
 
+    def charged_since(self, member_id: str, since: datetime) -> int:
+        # In-flight charges count too: a cap that waits for the processor's answer
+        # would let a burst of parallel top-ups through.
+        total = self.conn.execute(
+            select(func.coalesce(func.sum(topups.c.amount_minor), 0)).where(
+                topups.c.member_id == member_id,
+                topups.c.created_at >= utc(since),
+                topups.c.status.in_(("pending", "requires_action", "succeeded")),
+            )
+        ).scalar_one()
+        return int(total)
+
     def of_member(self, member_id: str, limit: int = 100) -> list[Topup]:
         rows = self.conn.execute(
             select(topups)
