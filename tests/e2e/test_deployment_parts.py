@@ -28,9 +28,12 @@ def production(
         yield live
 
 
-def test_health_says_what_runs(production: Server, server: Server) -> None:
+def test_health_says_what_runs(production: Server) -> None:
     off = httpx.get(f"{production.base_url}/healthz").json()
     assert (off["networks"], off["card_processor"], off["sandbox"]) == ([], "none", False)
+
+
+def test_health_says_the_sandbox_runs(server: Server) -> None:
     on = httpx.get(f"{server.base_url}/healthz").json()
     assert (on["networks"], on["card_processor"], on["sandbox"]) == (["sandbox"], "sandbox", True)
 
@@ -62,10 +65,11 @@ def test_a_top_up_without_a_processor_is_refused_and_moves_nothing(production: S
     assert result.returncode == 0, result.stderr
 
 
-def test_pages_show_a_sandbox_banner_only_when_the_sandbox_runs(
-    production: Server, server: Server
-) -> None:
+def test_pages_show_a_sandbox_banner_when_the_sandbox_runs(server: Server) -> None:
     assert 'class="sandbox-banner"' in httpx.get(f"{server.base_url}/").text
+
+
+def test_pages_show_no_sandbox_without_it(production: Server) -> None:
     landing = httpx.get(f"{production.base_url}/").text
     assert 'class="sandbox-banner"' not in landing
     assert 'href="/sandbox/"' not in landing
