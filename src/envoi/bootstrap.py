@@ -118,6 +118,7 @@ def bootstrap(settings: Settings, *, clock: Clock | None = None) -> Envoi:
     app.jobs = {
         "expire_intents": app.lifecycle.expire_due,
         "refund_unclaimed": app.lifecycle.refund_due,
+        "claim_linked": app.lifecycle.claim_linked,
         "deliver_outbox": app.delivery.deliver_due,
         "reconcile_topups": app.funding.reconcile,
         "expire_ledger_holds": lambda: _expire_ledger(ctx),

@@ -15,12 +15,15 @@ import os
 import threading
 from collections import Counter
 from collections.abc import Callable
+from functools import partial
 
 from envoi.domain.errors import EnvoiError, ErrorCode
 from envoi.domain.model import IntentState
+from envoi.services.unit_of_work import TransientConflict
 from tests.integration.flow_app import PIN, Someone, World
 
-ROUNDS = int(os.environ.get("ENVOI_RACE_ROUNDS", "20"))
+ROUNDS = int(os.environ.get("ENVOI_RACE_ROUNDS", "20"))  # `make chaos` asks for more
+FUNDS = 100_000  # 1 000 €: the payer never runs short, whatever the rounds
 
 
 def at_once(*actions: Callable[[], object]) -> list[object]:
@@ -67,15 +70,15 @@ def state_of(world: World, intent_id: str) -> IntentState:
 def test_confirm_and_cancel_of_one_intent_at_once_end_in_exactly_one_state(
     world: World,
 ) -> None:
-    alice = world.person("alice", funds=10_000)
+    alice = world.person("alice", funds=FUNDS, verified=True)
     world.person("bob")
     finals: Counter[str] = Counter()
     failures: list[str] = []
     for n in range(ROUNDS):
         intent_id = new_intent(world, alice, f"@SmoneyFR #envoyer 1€ @bob round {n}")
         confirmed, cancelled = at_once(
-            lambda: world.app.lifecycle.confirm(alice.member.id, intent_id, PIN),
-            lambda: world.app.lifecycle.cancel(alice.member.id, intent_id),
+            partial(world.app.lifecycle.confirm, alice.member.id, intent_id, PIN),
+            partial(world.app.lifecycle.cancel, alice.member.id, intent_id),
         )
         state = state_of(world, intent_id)
         finals[state.value] += 1
@@ -87,12 +90,12 @@ def test_confirm_and_cancel_of_one_intent_at_once_end_in_exactly_one_state(
             failures.append(f"round {n}: {state.value}, {confirmed!r} / {cancelled!r}")
     assert not failures, f"{len(failures)} of {ROUNDS} rounds went wrong:\n" + "\n".join(failures)
     settled = finals[IntentState.SETTLED.value]
-    assert world.posted(alice) == 10_000 - 100 * settled
-    assert world.available(alice) == 10_000 - 100 * settled
+    assert world.posted(alice) == FUNDS - 100 * settled
+    assert world.available(alice) == FUNDS - 100 * settled
 
 
 def test_confirm_and_post_deletion_at_once_end_in_exactly_one_state(world: World) -> None:
-    alice = world.person("alice", funds=10_000)
+    alice = world.person("alice", funds=FUNDS, verified=True)
     world.person("bob")
     settled = 0
     failures: list[str] = []
@@ -102,8 +105,8 @@ def test_confirm_and_post_deletion_at_once_end_in_exactly_one_state(world: World
             post_id = uow.intents.get(intent_id).source_post_id  # type: ignore[union-attr]
         assert post_id is not None
         confirmed, deleted = at_once(
-            lambda: world.app.lifecycle.confirm(alice.member.id, intent_id, PIN),
-            lambda: world.app.intake.receive_deletion("sandbox", post_id),
+            partial(world.app.lifecycle.confirm, alice.member.id, intent_id, PIN),
+            partial(world.app.intake.receive_deletion, "sandbox", post_id),
         )
         state = state_of(world, intent_id)
         settled += state is IntentState.SETTLED
@@ -118,14 +121,14 @@ def test_confirm_and_post_deletion_at_once_end_in_exactly_one_state(world: World
         ):
             failures.append(f"round {n}: {state.value}, {confirmed!r} / {deleted!r}")
     assert not failures, f"{len(failures)} of {ROUNDS} rounds went wrong:\n" + "\n".join(failures)
-    assert world.posted(alice) == 10_000 - 100 * settled
-    assert world.available(alice) == 10_000 - 100 * settled
+    assert world.posted(alice) == FUNDS - 100 * settled
+    assert world.available(alice) == FUNDS - 100 * settled
 
 
 def test_confirm_while_the_payee_links_never_strands_the_money_in_escrow(
     world: World,
 ) -> None:
-    alice = world.person("alice", funds=10_000)
+    alice = world.person("alice", funds=FUNDS, verified=True)
     failures: list[str] = []
     for n in range(ROUNDS):
         carol = world.person(f"carol{n}", member=False)
@@ -137,8 +140,8 @@ def test_confirm_while_the_payee_links_never_strands_the_money_in_escrow(
             locale="fr",
         )
         confirmed, linked = at_once(
-            lambda: world.app.lifecycle.confirm(alice.member.id, intent_id, PIN),
-            lambda: world.app.members.link_identity(wallet.id, "sandbox", carol.token),
+            partial(world.app.lifecycle.confirm, alice.member.id, intent_id, PIN),
+            partial(world.app.members.link_identity, wallet.id, "sandbox", carol.token),
         )
         # Whoever went first, Carol is now a member holding the account: the money is
         # hers (settled straight to her, or claimed from escrow), never left waiting.
@@ -152,4 +155,33 @@ def test_confirm_while_the_payee_links_never_strands_the_money_in_escrow(
         ):
             failures.append(f"round {n}: {state.value}, {received}, {confirmed!r} / {linked!r}")
     assert not failures, f"{len(failures)} of {ROUNDS} rounds went wrong:\n" + "\n".join(failures)
-    assert world.posted(alice) == 10_000 - 300 * ROUNDS
+    assert world.posted(alice) == FUNDS - 300 * ROUNDS
+
+
+def test_a_deadlock_reaches_the_services_as_a_transient_conflict(world: World) -> None:
+    """Two transactions that break the lock order on purpose (members rows taken in
+    opposite orders): PostgreSQL kills one, and the unit of work hands the services a
+    ``TransientConflict`` they retry, not a driver error that would become a 500. SQLite
+    queues the writers (BEGIN IMMEDIATE): both commit."""
+    a = world.person("ann").member.id
+    b = world.person("ben").member.id
+    postgres = world.app.engine.dialect.name == "postgresql"
+    # Only on PostgreSQL may both transactions hold their first lock at once.
+    both_hold_one = threading.Barrier(2, timeout=20) if postgres else None
+
+    def lock(first: str, second: str) -> str:
+        with world.app.ctx.uow() as uow:
+            uow.members.lock(first)
+            if both_hold_one is not None:
+                both_hold_one.wait()
+            uow.members.lock(second)
+            uow.commit()
+        return "committed"
+
+    outcomes = at_once(partial(lock, a, b), partial(lock, b, a))
+    if not postgres:
+        assert outcomes == ["committed", "committed"]
+        return
+    assert sorted(map(type, outcomes), key=str) == sorted([str, TransientConflict], key=str)
+    (conflict,) = [o for o in outcomes if isinstance(o, TransientConflict)]
+    assert conflict.reason == "deadlock_detected"

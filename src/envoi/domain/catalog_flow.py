@@ -116,6 +116,10 @@ FLOW_ERRORS: dict[ErrorCode, dict[str, str]] = {
         "en": "Too many commands in a short time. Try again in a minute.",
     },
     ErrorCode.INTENT_NOT_FOUND: {"fr": "Paiement introuvable.", "en": "Payment not found."},
+    ErrorCode.BUSY: {
+        "fr": "Service très sollicité : rien n'a été fait, réessayez dans un instant.",
+        "en": "envoi is very busy: nothing was done, try again in a moment.",
+    },
     ErrorCode.INTENT_NOT_PENDING: {
         "fr": "Ce paiement n'attend plus de confirmation.",
         "en": "This payment is no longer awaiting confirmation.",

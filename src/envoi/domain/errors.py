@@ -77,6 +77,9 @@ class ErrorCode(StrEnum):
     AMOUNT_OUT_OF_RANGE = "AMOUNT_OUT_OF_RANGE"
     IDEMPOTENCY_CONFLICT = "IDEMPOTENCY_CONFLICT"  # a request id reused for a different request
 
+    # Operations.
+    BUSY = "BUSY"  # the database kept aborting the transaction (contention): nothing was done
+
 
 class EnvoiError(Exception):
     """Any refusal envoi explains to a person: a stable code plus its parameters."""

@@ -22,7 +22,7 @@ from envoi.services.context import Context
 from envoi.services.ledger_ops import require_ok
 from envoi.services.ports import CardDetails, ChargeResult
 from envoi.services.secrets import new_id
-from envoi.services.unit_of_work import UnitOfWork
+from envoi.services.unit_of_work import UnitOfWork, retry_conflicts
 
 log = structlog.get_logger(__name__)
 
@@ -81,9 +81,7 @@ class Funding:
             uow.commit()
         # The processor is idempotent by our top-up id: a retry never charges twice.
         charge = processor.charge(pending.id, amount, card)
-        with self.ctx.uow() as uow:
-            topup = self._apply(uow, pending.id, "pending", charge)
-            uow.commit()
+        topup = self._record(pending.id, "pending", charge)
         log.info("topup", topup_id=topup.id, status=topup.status)
         return topup
 
@@ -96,6 +94,7 @@ class Funding:
             if uow.topups.charged_since(member_id, since) + amount_minor > cap:
                 raise EnvoiError(code, limit_minor=cap, currency=settings.currency)
 
+    @retry_conflicts
     def charge_updated(self, processor_ref: str) -> Topup:
         """The processor tells us a charge moved (3-D Secure done): credit once."""
         charge = self.ctx.card_processor().retrieve(processor_ref)
@@ -123,9 +122,7 @@ class Funding:
             if charge is None and now - topup.created_at < timedelta(hours=1):
                 continue  # the client may still retry with its key
             charge = charge or ChargeResult("", "declined", decline_code="abandoned")
-            with self.ctx.uow() as uow:
-                self._apply(uow, topup.id, "pending", charge)
-                uow.commit()
+            self._record(topup.id, "pending", charge)
             done += 1
         return done
 
@@ -134,6 +131,14 @@ class Funding:
             topup = uow.topups.get(topup_id)
         if topup is None or topup.member_id != member_id:
             raise EnvoiError(ErrorCode.TOPUP_NOT_FOUND)
+        return topup
+
+    @retry_conflicts
+    def _record(self, topup_id: str, from_status: str, charge: ChargeResult) -> Topup:
+        """The processor's answer, in its own transaction (retried: the answer is known)."""
+        with self.ctx.uow() as uow:
+            topup = self._apply(uow, topup_id, from_status, charge)
+            uow.commit()
         return topup
 
     def _apply(

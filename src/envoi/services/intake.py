@@ -31,7 +31,7 @@ from envoi.services.ledger_ops import require_ok
 from envoi.services.policy import enforce_limits, fee_for, fee_rule, is_organisation
 from envoi.services.ports import InboundPost, NetworkUser
 from envoi.services.secrets import new_id
-from envoi.services.unit_of_work import UnitOfWork
+from envoi.services.unit_of_work import UnitOfWork, retry_conflicts
 
 log = structlog.get_logger(__name__)
 
@@ -51,6 +51,7 @@ class Intake:
 
     # --- InboundPort -----------------------------------------------------------
 
+    @retry_conflicts
     def receive_post(self, post: InboundPost) -> None:
         settings = self.ctx.settings
         result = parse(
@@ -72,6 +73,7 @@ class Intake:
             uow.commit()
         log.info("post.received", network=post.network, post_id=post.post_id, outcome=outcome)
 
+    @retry_conflicts
     def receive_deletion(self, network: str, post_id: str) -> None:
         """A deleted post cancels its payment if it is still awaiting confirmation."""
         from envoi.services.lifecycle import Lifecycle

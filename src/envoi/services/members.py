@@ -15,6 +15,7 @@ from envoi.ledger.model import Account, AccountFlags, CreateAccountResult
 from envoi.money import Money
 from envoi.services.context import Context
 from envoi.services.lifecycle import Lifecycle
+from envoi.services.ports import NetworkUser
 from envoi.services.secrets import (
     check_pin_format,
     hash_password,
@@ -24,6 +25,7 @@ from envoi.services.secrets import (
     token_digest,
     verify_password,
 )
+from envoi.services.unit_of_work import retry_conflicts
 
 log = structlog.get_logger(__name__)
 
@@ -48,6 +50,7 @@ class Members:
     def __init__(self, ctx: Context) -> None:
         self.ctx = ctx
 
+    @retry_conflicts
     def register(
         self,
         *,
@@ -95,6 +98,7 @@ class Members:
         log.info("member.registered", member_id=member_id)
         return member
 
+    @retry_conflicts
     def issue_token(self, email: str, password: str) -> str:
         now = self.ctx.clock.now()
         with self.ctx.uow() as uow:
@@ -111,6 +115,7 @@ class Members:
             uow.commit()
         return token
 
+    @retry_conflicts
     def revoke_token(self, token: str) -> None:
         """Sign out: the token stops working at once, not when it would have expired."""
         with self.ctx.uow() as uow:
@@ -131,6 +136,7 @@ class Members:
             raise EnvoiError(ErrorCode.NOT_FOUND)
         return member
 
+    @retry_conflicts
     def set_pin(self, member_id: str, pin: str, *, current_password: str | None = None) -> None:
         """Choose the PIN; changing it takes the password too, so a stolen session alone
         cannot set a PIN it knows. A lockout in force stays in force."""
@@ -152,6 +158,7 @@ class Members:
                 )
             uow.commit()
 
+    @retry_conflicts
     def update_profile(
         self,
         member_id: str,
@@ -173,7 +180,12 @@ class Members:
 
     def link_identity(self, member_id: str, network: str, token: str) -> Identity:
         """Prove ownership on the network (its OAuth flow), then link; claim what was waiting."""
+        # Once: a proof (an OAuth code) may be single-use; only the transaction is retried.
         user = self.ctx.gateway(network).verify_link(token)
+        return self._link(member_id, network, user)
+
+    @retry_conflicts
+    def _link(self, member_id: str, network: str, user: NetworkUser) -> Identity:
         now = self.ctx.clock.now()
         identity = Identity(
             id=new_id("idn"),
@@ -198,6 +210,7 @@ class Members:
         with self.ctx.uow() as uow:
             return uow.identities.of_member(member_id)
 
+    @retry_conflicts
     def create_pot(
         self, member_id: str, *, hashtag: str, title: str, goal_minor: int | None
     ) -> Pot:

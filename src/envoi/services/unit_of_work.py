@@ -2,15 +2,53 @@
 
 ``with uow_factory() as uow: …; uow.commit()`` — leaving the block without
 ``commit()`` rolls everything back, ledger legs and outbox rows included.
+
+Lock order
+----------
+Every transaction that writes takes its row locks in this one order (PostgreSQL,
+READ COMMITTED; on SQLite ``BEGIN IMMEDIATE`` takes one database-wide write lock
+first, so there is nothing to order). A transaction may skip a level, never go
+back to an earlier level while it holds a later one — except with ``SKIP LOCKED``,
+which never waits and so cannot close a cycle:
+
+1. what arrived or who acts on a network: the ``inbound_posts`` row (a post or a
+   deletion, stored once), ``identities`` rows (a link, a handle refresh);
+2. ``members`` rows: ``MemberRepo.lock`` — ``FOR NO KEY UPDATE``, never ``FOR
+   UPDATE``, so the ``FOR KEY SHARE`` lock a foreign key check takes (inserting a
+   notification, an outbox row, an intent for that member) never waits on it;
+3. the ``claim_locks`` row of the payee's network account:
+   ``IdentityRepo.lock_account`` — where money for a not-yet-member goes (settle
+   into escrow, or straight to the member who just linked; claim from escrow) is
+   decided under it;
+4. ``payment_intents`` rows: compare-and-set ``UPDATE``s (``IntentRepo.transition``),
+   jobs pick theirs with ``FOR UPDATE SKIP LOCKED``; then ``topups`` rows;
+5. ledger balance rows: each ``create_transfers`` call locks all of its rows in one
+   statement ordered by account id, and a transaction makes one such call;
+6. inserts only: notifications, outbox rows (their foreign keys take ``FOR KEY
+   SHARE`` on ``members``, compatible with level 2).
+
+Should PostgreSQL still abort a transaction for a deadlock (``40P01``) or a
+serialization failure (``40001``) — a path outside this order, a lock an index
+takes — the unit of work raises ``TransientConflict`` and ``retry_conflicts`` runs
+the whole transaction again (bounded, with jittered backoff, one log line per
+retry). When the attempts run out the caller gets ``EnvoiError(BUSY)`` (HTTP 503
+with ``Retry-After``), never a 500: nothing of the transaction was kept.
 """
 
 from __future__ import annotations
 
+import functools
+import random
+import time
+from collections import Counter
 from collections.abc import Callable
 from datetime import datetime
 from types import TracebackType
-from typing import Any, Protocol, Self
+from typing import Any, ParamSpec, Protocol, Self, TypeVar
 
+import structlog
+
+from envoi.domain.errors import EnvoiError, ErrorCode
 from envoi.domain.model import (
     Identity,
     IntentState,
@@ -100,6 +138,12 @@ class IdentityRepo(Protocol):
 
     def update_handle(self, network: str, network_user_id: str, handle: str, name: str) -> None: ...
 
+    def lock_account(self, network: str, network_user_id: str) -> None:
+        """Hold this network account's claim lock until the transaction ends (lock order,
+        level 3): deciding where money for it goes (escrow, or the member who linked it)
+        and linking it are serialised, and each then reads what the other committed."""
+        ...
+
 
 class PotRepo(Protocol):
     def add(self, pot: Pot, currency: str) -> bool: ...
@@ -129,6 +173,11 @@ class IntentRepo(Protocol):
     def to_confirm(self, member_id: str) -> list[PaymentIntent]: ...
 
     def claimable_for(self, network: str, network_user_id: str) -> list[PaymentIntent]: ...
+
+    def claimable_by_members(self, *, limit: int) -> list[tuple[str, str]]:
+        """(network, network user id) of accounts that hold money in escrow although a
+        member has linked them: the claim job's work, normally none."""
+        ...
 
     def due(self, state: IntentState, now: datetime, *, limit: int) -> list[PaymentIntent]:
         """Intents in ``state`` whose window has closed, claimed with SKIP LOCKED where possible."""
@@ -252,3 +301,52 @@ class UnitOfWork(Protocol):
 
 
 UnitOfWorkFactory = Callable[[], UnitOfWork]
+
+
+# --- retrying a transaction the database gave up ---------------------------------------
+
+log = structlog.get_logger(__name__)
+P = ParamSpec("P")
+T = TypeVar("T")
+
+RETRY_ATTEMPTS = 6
+RETRY_MAX_SLEEP_S = 0.25
+# Retries per operation since the process started: what ``uow.retry`` log lines add up to.
+RETRIES: Counter[str] = Counter()
+
+
+class TransientConflict(Exception):  # noqa: N818 — a condition, not a bug: it is retried
+    """The database aborted the transaction for a concurrency reason (deadlock detected,
+    serialization failure, SQLite still locked after its busy timeout). Nothing of it
+    was kept: running it again from the start is safe."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+
+
+def retry_conflicts(operation: Callable[P, T]) -> Callable[P, T]:
+    """Run ``operation`` again when its transaction hits a ``TransientConflict``.
+
+    For a service method that is one transaction, plus reads or idempotent calls before
+    it: each attempt starts over, so it decides again on what is committed by then.
+    Full-jitter exponential backoff, ``RETRY_ATTEMPTS`` in all; then ``BUSY``.
+    """
+    name = operation.__qualname__
+
+    @functools.wraps(operation)
+    def attempt(*args: P.args, **kwargs: P.kwargs) -> T:
+        for n in range(1, RETRY_ATTEMPTS + 1):
+            try:
+                return operation(*args, **kwargs)
+            except TransientConflict as conflict:
+                RETRIES[name] += 1
+                if n == RETRY_ATTEMPTS:
+                    log.error("uow.gave_up", operation=name, attempts=n, reason=conflict.reason)
+                    raise EnvoiError(ErrorCode.BUSY) from conflict
+                log.warning("uow.retry", operation=name, attempt=n, reason=conflict.reason)
+                # Not a secret: jitter only spreads the retries of colliding transactions.
+                time.sleep(random.uniform(0, min(RETRY_MAX_SLEEP_S, 0.01 * 2**n)))  # noqa: S311
+        raise AssertionError("unreachable")
+
+    return attempt

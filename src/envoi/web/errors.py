@@ -10,6 +10,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from envoi.domain.errors import EnvoiError, ErrorCode
 from envoi.domain.messages import pick_locale, render_error
 from envoi.domain.model import Locale
+from envoi.services.unit_of_work import TransientConflict
 
 STATUS: dict[ErrorCode, int] = {
     ErrorCode.VALIDATION_ERROR: 422,
@@ -43,7 +44,10 @@ STATUS: dict[ErrorCode, int] = {
     ErrorCode.INSUFFICIENT_FUNDS: 409,
     ErrorCode.INTENT_EXPIRED: 410,
     ErrorCode.RATE_LIMITED: 429,
+    ErrorCode.BUSY: 503,
 }
+# Contention passes: a client may send the same request again a moment later.
+RETRY_AFTER_S = "1"
 
 
 def request_locale(request: Request) -> Locale:
@@ -66,7 +70,15 @@ def install(app: FastAPI) -> None:
     @app.exception_handler(EnvoiError)
     async def envoi_error(request: Request, exc: EnvoiError) -> JSONResponse:
         status = STATUS.get(exc.code, 400)
-        return JSONResponse(error_body(exc, request_locale(request)), status_code=status)
+        headers = {"Retry-After": RETRY_AFTER_S} if status == 503 else None
+        return JSONResponse(
+            error_body(exc, request_locale(request)), status_code=status, headers=headers
+        )
+
+    @app.exception_handler(TransientConflict)
+    async def transient_conflict(request: Request, exc: TransientConflict) -> JSONResponse:
+        # A transaction the services do not retry (rolled back, nothing kept): still not a 500.
+        return await envoi_error(request, EnvoiError(ErrorCode.BUSY))
 
     @app.exception_handler(RequestValidationError)
     async def validation_error(request: Request, exc: RequestValidationError) -> JSONResponse:

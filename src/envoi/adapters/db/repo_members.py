@@ -8,7 +8,7 @@ from typing import Any
 from sqlalchemy import Connection, RowMapping, and_, delete, select, update
 
 from envoi.adapters.db.rows import aware, insert_once, utc
-from envoi.adapters.db.tables import api_tokens, identities, members, pots
+from envoi.adapters.db.tables import api_tokens, claim_locks, identities, members, pots
 from envoi.domain.model import Identity, Member, MemberKind, Pot, Privacy
 from envoi.money import Money
 
@@ -260,6 +260,24 @@ class SqlIdentities:
             update(identities)
             .where(identities.c.network == network, identities.c.network_user_id == network_user_id)
             .values(handle=handle, display_name=name)
+        )
+
+    def lock_account(self, network: str, network_user_id: str) -> None:
+        # SQLite's BEGIN IMMEDIATE already serialises every writer.
+        if self.conn.dialect.name != "postgresql":
+            return
+        # The row may not exist yet: create it (a concurrent creator makes this wait for
+        # its commit, then do nothing), then lock it. Every later statement of this
+        # transaction sees what the previous holder committed (READ COMMITTED).
+        key = {"network": network, "network_user_id": network_user_id}
+        insert_once(self.conn, claim_locks, key)
+        self.conn.execute(
+            select(claim_locks.c.network)
+            .where(
+                claim_locks.c.network == network,
+                claim_locks.c.network_user_id == network_user_id,
+            )
+            .with_for_update()
         )
 
 

@@ -8,7 +8,7 @@ from typing import Any, Literal, cast
 from sqlalchemy import Connection, RowMapping, and_, func, not_, or_, select, update
 
 from envoi.adapters.db.rows import aware, insert_once, utc
-from envoi.adapters.db.tables import inbound_posts, payment_intents, topups
+from envoi.adapters.db.tables import identities, inbound_posts, payment_intents, topups
 from envoi.domain.model import (
     IntentKind,
     IntentState,
@@ -174,6 +174,23 @@ class SqlIntents:
             .order_by(t.c.created_at)
         ).mappings()
         return [_intent(r) for r in rows]
+
+    def claimable_by_members(self, *, limit: int) -> list[tuple[str, str]]:
+        t, i = payment_intents, identities
+        rows = self.conn.execute(
+            select(t.c.payee_network, t.c.payee_network_user_id)
+            .join(
+                i,
+                and_(
+                    i.c.network == t.c.payee_network,
+                    i.c.network_user_id == t.c.payee_network_user_id,
+                ),
+            )
+            .where(t.c.state == IntentState.CLAIMABLE.value)
+            .distinct()
+            .limit(limit)
+        ).all()
+        return [(r[0], r[1]) for r in rows]
 
     def due(self, state: IntentState, now: datetime, *, limit: int) -> list[PaymentIntent]:
         t = payment_intents

@@ -69,6 +69,16 @@ identities = Table(
     UniqueConstraint("network", "network_user_id", name="uq_identities_network_user"),
 )
 
+# One row per network account money has waited for or that was linked: the row the
+# payer's confirmation and the payee's link both lock (see services/unit_of_work.py,
+# lock order level 3), so neither decides on a state the other has not committed.
+claim_locks = Table(
+    "claim_locks",
+    metadata,
+    Column("network", String(20), primary_key=True),
+    Column("network_user_id", String(100), primary_key=True),
+)
+
 pots = Table(
     "pots",
     metadata,

@@ -8,11 +8,19 @@ from types import TracebackType
 from typing import Self
 
 from sqlalchemy import Connection, Engine
+from sqlalchemy.exc import DBAPIError
 
 from envoi.adapters.db.ledger_store import SqlLedger
 from envoi.adapters.db.repo_members import SqlIdentities, SqlMembers, SqlPots
 from envoi.adapters.db.repo_notices import SqlNotices
 from envoi.adapters.db.repo_payments import SqlInboundPosts, SqlIntents, SqlTopups
+from envoi.services.unit_of_work import TransientConflict
+
+# PostgreSQL aborts a transaction with these when running it again may succeed.
+_TRANSIENT_SQLSTATES = {
+    "40001": "serialization_failure",
+    "40P01": "deadlock_detected",
+}
 
 
 class SqlUnitOfWork:
@@ -62,6 +70,21 @@ class SqlUnitOfWork:
         finally:
             self._conn.close()
             self._conn = None
+        if isinstance(exc, DBAPIError):
+            reason = transient_reason(exc)
+            if reason is not None:
+                # Rolled back above: the services may run the whole transaction again.
+                raise TransientConflict(reason) from exc
+
+
+def transient_reason(exc: DBAPIError) -> str | None:
+    """Why the database gave the transaction up, if running it again may succeed."""
+    sqlstate = getattr(exc.orig, "sqlstate", None)
+    if sqlstate in _TRANSIENT_SQLSTATES:
+        return _TRANSIENT_SQLSTATES[sqlstate]
+    if "database is locked" in str(exc.orig):  # SQLite, past its busy timeout
+        return "database_locked"
+    return None
 
 
 def uow_factory(engine: Engine, now: Callable[[], datetime]) -> Callable[[], SqlUnitOfWork]:
