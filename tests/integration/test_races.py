@@ -18,7 +18,7 @@ from collections.abc import Callable
 from functools import partial
 
 from envoi.domain.errors import EnvoiError, ErrorCode
-from envoi.domain.model import IntentState
+from envoi.domain.model import Identity, IntentState
 from envoi.services.unit_of_work import TransientConflict
 from tests.integration.flow_app import PIN, Someone, World
 
@@ -185,3 +185,40 @@ def test_a_deadlock_reaches_the_services_as_a_transient_conflict(world: World) -
     assert sorted(map(type, outcomes), key=str) == sorted([str, TransientConflict], key=str)
     (conflict,) = [o for o in outcomes if isinstance(o, TransientConflict)]
     assert conflict.reason == "deadlock_detected"
+
+
+def test_the_claim_job_gives_stranded_escrow_to_the_member_who_linked_the_account(
+    world: World,
+) -> None:
+    """What the race used to leave behind (escrow for an account a member holds, the
+    intent ``claimable``), made by hand: the worker job claims it, once."""
+    alice = world.person("alice", funds=FUNDS, verified=True)
+    carol = world.person("carol", member=False)
+    intent_id = new_intent(world, alice, "@SmoneyFR #envoyer 3€ @carol")
+    world.app.lifecycle.confirm(alice.member.id, intent_id, PIN)
+    assert state_of(world, intent_id) is IntentState.CLAIMABLE
+    wallet = world.app.members.register(
+        email="carol@example.org",
+        password="long enough password",
+        display_name="Carol",
+        locale="fr",
+    )
+    with world.app.ctx.uow() as uow:  # linked without the claim, as the race did
+        assert uow.identities.add(
+            Identity(
+                id="idn_stranded",
+                member_id=wallet.id,
+                network="sandbox",
+                network_user_id=carol.sandbox_id,
+                handle="carol",
+                display_name="Carol",
+                linked_at=world.clock.now(),
+            )
+        )
+        uow.commit()
+    assert world.app.jobs["claim_linked"]() == 1
+    assert state_of(world, intent_id) is IntentState.CLAIMED
+    assert world.app.wallet.balance(wallet.id).posted == 300
+    assert world.app.jobs["claim_linked"]() == 0  # once
+    assert world.app.wallet.balance(wallet.id).posted == 300
+    assert world.posted(alice) == FUNDS - 300
