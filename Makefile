@@ -5,7 +5,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 PORT   ?= 8000
 
-.PHONY: run test lint typecheck browser bench clean
+.PHONY: run test lint typecheck browser test-servers bench clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -35,7 +35,11 @@ browser:
 	    echo "The browser tests need Chromium: sudo apt-get install chromium"; exit 1; \
 	  fi; }
 
-test: lint typecheck browser
+# Test servers installed outside the repo (cached): localstripe for the Stripe tests.
+test-servers:
+	.ci/install-localstripe
+
+test: lint typecheck browser test-servers
 	$(BIN)/pytest -q -n 2 --dist loadfile
 
 bench: $(STAMP)

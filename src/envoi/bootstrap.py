@@ -16,9 +16,12 @@ from envoi.adapters.networks.sandbox.pages import create_sandbox_pages
 from envoi.adapters.networks.sandbox.store import SandboxNetwork
 from envoi.adapters.psp.sandbox import SandboxCardProcessor
 from envoi.adapters.psp.sandbox_pages import create_psp_sandbox_router
+from envoi.adapters.psp.stripe import StripeCardProcessor
+from envoi.adapters.psp.stripe_webhooks import create_stripe_webhook_router
 from envoi.config import Settings
 from envoi.domain import accounts
 from envoi.ledger.model import Account, AccountFlags
+from envoi.services.card_events import CardEvents
 from envoi.services.context import Context, SystemClock
 from envoi.services.delivery import Delivery
 from envoi.services.funding import Funding
@@ -26,6 +29,8 @@ from envoi.services.intake import Intake
 from envoi.services.lifecycle import Lifecycle
 from envoi.services.members import Members
 from envoi.services.ports import CardProcessor, Clock, NetworkGateway
+from envoi.services.psp_reconcile import Reconciliation
+from envoi.services.reversals import Reversals
 from envoi.services.wallet import Wallet
 from envoi.workers.runner import Job
 
@@ -48,6 +53,9 @@ class Envoi:
     wallet: Wallet
     delivery: Delivery
     sandbox_network: SandboxNetwork | None  # None unless ENVOI_NETWORKS includes it
+    reversals: Reversals
+    card_events: CardEvents
+    reconciliation: Reconciliation
     jobs: dict[str, Job] = field(default_factory=dict)
     routers: list[tuple[str, APIRouter]] = field(default_factory=list)
 
@@ -92,6 +100,13 @@ def bootstrap(settings: Settings, *, clock: Clock | None = None) -> Envoi:
             processor = sandbox_processor = SandboxCardProcessor(
                 engine, settings.base_url, clock=clock
             )
+        case "stripe":
+            processor = StripeCardProcessor(
+                settings.stripe.secret_key.get_secret_value(),
+                base_url=settings.base_url,
+                api_base=settings.stripe.api_base,
+                redirect_3ds=settings.stripe.redirect_3ds,
+            )
         case "none":
             pass  # top-ups answer TOPUP_UNAVAILABLE
         case other:
@@ -103,17 +118,22 @@ def bootstrap(settings: Settings, *, clock: Clock | None = None) -> Envoi:
         gateways=gateways,
         processor=processor,
     )
+    funding = Funding(ctx)
+    reversals = Reversals(ctx)
     app = Envoi(
         settings=settings,
         engine=engine,
         ctx=ctx,
         members=Members(ctx),
-        funding=Funding(ctx),
+        funding=funding,
         intake=Intake(ctx),
         lifecycle=Lifecycle(ctx),
         wallet=Wallet(ctx),
         delivery=Delivery(ctx),
         sandbox_network=network,
+        reversals=reversals,
+        card_events=CardEvents(ctx, funding, reversals),
+        reconciliation=Reconciliation(ctx),
     )
     app.jobs = {
         "expire_intents": app.lifecycle.expire_due,
@@ -141,6 +161,13 @@ def bootstrap(settings: Settings, *, clock: Clock | None = None) -> Envoi:
                 ),
             )
         )
+    if isinstance(processor, StripeCardProcessor):
+        webhooks = create_stripe_webhook_router(
+            app.card_events.handle,
+            secret=settings.stripe.webhook_secret.get_secret_value(),
+            tolerance_s=settings.stripe.webhook_tolerance_s,
+        )
+        app.routers.append(("/webhooks", webhooks))
     return app
 
 

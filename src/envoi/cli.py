@@ -23,6 +23,10 @@ app.add_typer(db_app, name="db")
 ledger_app = typer.Typer(help="The double-entry ledger.", no_args_is_help=True)
 app.add_typer(sandbox_app, name="sandbox")
 app.add_typer(ledger_app, name="ledger")
+psp_app = typer.Typer(
+    help="The card processor: reconciliation, refunds, what members owe.", no_args_is_help=True
+)
+app.add_typer(psp_app, name="psp")
 
 
 def _safe_url(url: str) -> str:
@@ -311,6 +315,76 @@ def sandbox_post(
         typer.echo("  (no answer: not a command)")
     for answer in answers:
         typer.echo(f"  @{answer.author.handle}: {answer.text}")
+
+
+@psp_app.command("reconcile")
+def psp_reconcile(
+    since: str = typer.Option(..., help="First day to compare, YYYY-MM-DD (UTC)."),
+) -> None:
+    """Compare the processor's payments and balance movements since DATE with envoi's
+    top-ups, refunds and ledger; list every difference (exit 1 when there is one)."""
+    from datetime import UTC, datetime
+
+    from envoi.bootstrap import bootstrap
+
+    try:
+        start = datetime.strptime(since, "%Y-%m-%d").replace(tzinfo=UTC)
+    except ValueError:
+        typer.echo(f"--since {since!r}: expected YYYY-MM-DD.", err=True)
+        raise typer.Exit(2) from None
+    settings = get_settings()
+    _configure_logging(settings, quiet=True)
+    envoi = bootstrap(settings)
+    if envoi.ctx.processor is None:
+        typer.echo("No card processor configured (ENVOI_CARD_PROCESSOR).", err=True)
+        raise typer.Exit(2)
+    name = envoi.ctx.processor.name
+    try:
+        differences = envoi.reconciliation.differences(start)
+    finally:
+        envoi.engine.dispose()
+    for d in differences:
+        typer.echo(f"DIFFERENCE {d.code} {d.ref}: {d.detail}")
+    if differences:
+        typer.echo(f"{len(differences)} difference(s) with {name} since {since}.", err=True)
+        raise typer.Exit(1)
+    typer.echo(f"No difference with {name} since {since}.")
+
+
+@psp_app.command("refund")
+def psp_refund(
+    topup_id: str = typer.Argument(..., help="The top-up to refund to its card (top_…)."),
+    amount_minor: int | None = typer.Option(
+        None, "--amount-minor", help="Minor units; default: all that is left of it."
+    ),
+) -> None:
+    """Refund a card top-up: at most what the member still holds (the rest is reported)."""
+    from envoi.bootstrap import bootstrap, prepare
+    from envoi.domain.errors import EnvoiError
+    from envoi.domain.messages import render_error
+
+    settings = get_settings()
+    _configure_logging(settings, quiet=True)
+    envoi = bootstrap(settings)
+    prepare(envoi)
+    try:
+        outcome = envoi.reversals.refund(topup_id, amount_minor)
+    except EnvoiError as error:
+        typer.echo(f"Not refunded: {error.code.value}: {render_error(error, 'en')}", err=True)
+        raise typer.Exit(1) from None
+    finally:
+        envoi.engine.dispose()
+    refund = outcome.refund
+    typer.echo(
+        f"Refunded {refund.amount.format('en')} ({refund.id}, {refund.processor_refund_ref})."
+    )
+    if outcome.not_refunded.minor:
+        rest = outcome.not_refunded.format("en")
+        typer.echo(
+            f"REFUND_EXCEEDS_BALANCE: {rest} not refunded: the member no longer holds it.",
+            err=True,
+        )
+        raise typer.Exit(1)
 
 
 if __name__ == "__main__":

@@ -29,6 +29,21 @@ class FeeRule(BaseSettings):
     charged_to: Literal["payer", "payee"] = "payer"
 
 
+class StripeSettings(BaseSettings):
+    """The Stripe card processor (``ENVOI_STRIPE__*``); used when the processor is ``stripe``."""
+
+    secret_key: SecretStr = SecretStr("")
+    publishable_key: str = ""  # given to Stripe.js in the wallet page: public by design
+    webhook_secret: SecretStr = SecretStr("")  # ``whsec_…`` of the /webhooks/stripe endpoint
+    api_base: str = Field(
+        default="https://api.stripe.com", description="Another base only for a test server"
+    )
+    webhook_tolerance_s: int = 300  # Stripe's own default: older signed events are refused
+    # 3-D Secure by redirect to the issuer and back to /wallet/topup/return (Stripe's
+    # ``return_url``); false: Stripe.js runs it in the page (servers without return_url).
+    redirect_3ds: bool = True
+
+
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(
         env_prefix="ENVOI_", env_file=".env", env_nested_delimiter="__", extra="ignore"
@@ -92,6 +107,8 @@ class Settings(BaseSettings):
     # Card top-ups per member (minor units; pending and succeeded charges count).
     topup_daily_minor: int = 1_000_00
     topup_monthly_minor: int = 2_500_00
+
+    stripe: StripeSettings = StripeSettings()
 
     # Workers.
     worker_poll_s: float = Field(default=1.0, description="Seconds between job polls")
@@ -161,6 +178,13 @@ class Settings(BaseSettings):
                 errors.append(
                     "ENVOI_CARD_PROCESSOR is 'sandbox' outside SQLite without ENVOI_SANDBOX=1"
                 )
+        if self.enabled_card_processor == "stripe":
+            for env, secret in (
+                ("ENVOI_STRIPE__SECRET_KEY", self.stripe.secret_key),
+                ("ENVOI_STRIPE__WEBHOOK_SECRET", self.stripe.webhook_secret),
+            ):
+                if not secret.get_secret_value():
+                    errors.append(f"ENVOI_CARD_PROCESSOR is 'stripe' without {env}")
         return errors
 
     @property

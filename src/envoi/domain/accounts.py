@@ -15,6 +15,12 @@ def pot(pot_id: str) -> str:
     return f"pot:{pot_id}"
 
 
+def receivable(member_id: str) -> str:
+    """What a member owes envoi after a card dispute or refund the wallet could not cover:
+    never a negative wallet. Its debit balance is recoverable; payouts wait for it."""
+    return f"receivable:{member_id}"
+
+
 def escrow(currency: str) -> str:
     """Money sent to people who are not members yet, held until they link or it is refunded."""
     return f"system:escrow:{currency}"

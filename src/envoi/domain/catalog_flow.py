@@ -162,6 +162,27 @@ FLOW_ERRORS: dict[ErrorCode, dict[str, str]] = {
         "fr": "Montant hors limites : entre {min} et {max}.",
         "en": "Amount out of range: between {min} and {max}.",
     },
+    ErrorCode.TOPUP_NOT_REFUNDABLE: {
+        "fr": "Ce rechargement n'est pas un paiement par carte abouti : rien à rembourser.",
+        "en": "This top-up is not a completed card payment: nothing to refund.",
+    },
+    ErrorCode.REFUND_EXCEEDS_PAYMENT: {
+        "fr": "Il ne reste que {refundable} à rembourser sur ce paiement par carte.",
+        "en": "Only {refundable} of this card payment is left to refund.",
+    },
+    ErrorCode.REFUND_EXCEEDS_BALANCE: {
+        "fr": "Le membre ne détient plus que {available} : {rest} ne peuvent pas être"
+        " remboursés sur la carte.",
+        "en": "The member only holds {available}: {rest} cannot be refunded to the card.",
+    },
+    ErrorCode.REFUND_REFUSED: {
+        "fr": "Le prestataire de paiement a refusé le remboursement ({reason}).",
+        "en": "The card processor refused the refund ({reason}).",
+    },
+    ErrorCode.RECEIVABLE_OUTSTANDING: {
+        "fr": "Un impayé de {owed} doit d'abord être réglé.",
+        "en": "An outstanding {owed} must be settled first.",
+    },
 }
 
 # Notifications and network replies about a payment's life.
@@ -262,6 +283,23 @@ EVENTS: dict[str, dict[str, str]] = {
     "topup_declined": {
         "fr": "Rechargement de {amount} refusé ({reason}).",
         "en": "Top-up of {amount} declined ({reason}).",
+    },
+    "card_refunded": {
+        "fr": "{amount} de votre rechargement par carte vous ont été remboursés sur la carte.",
+        "en": "{amount} of your card top-up was refunded to the card.",
+    },
+    "card_dispute_opened": {
+        "fr": "Votre banque conteste un rechargement par carte : {amount} sont bloqués"
+        " jusqu'à sa décision.",
+        "en": "Your bank disputes a card top-up: {amount} is held until it decides.",
+    },
+    "card_dispute_lost": {
+        "fr": "La contestation du rechargement de {amount} est tranchée : le montant est repris.",
+        "en": "The dispute over the {amount} top-up is decided: the amount is taken back.",
+    },
+    "card_dispute_won": {
+        "fr": "La contestation du rechargement de {amount} est close : le montant vous reste.",
+        "en": "The dispute over the {amount} top-up is closed: the amount stays yours.",
     },
     "invalid_command": {
         "fr": "Commande non exécutée : {reason}",

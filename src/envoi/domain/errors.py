@@ -80,6 +80,13 @@ class ErrorCode(StrEnum):
     # Operations.
     BUSY = "BUSY"  # the database kept aborting the transaction (contention): nothing was done
 
+    # Card refunds, disputes and what a member owes after them.
+    TOPUP_NOT_REFUNDABLE = "TOPUP_NOT_REFUNDABLE"  # not a succeeded card payment
+    REFUND_EXCEEDS_PAYMENT = "REFUND_EXCEEDS_PAYMENT"  # more than is left of the card payment
+    REFUND_EXCEEDS_BALANCE = "REFUND_EXCEEDS_BALANCE"  # more than the member still holds
+    REFUND_REFUSED = "REFUND_REFUSED"  # the processor said no
+    RECEIVABLE_OUTSTANDING = "RECEIVABLE_OUTSTANDING"  # owes envoi after a dispute: no payout
+
 
 class EnvoiError(Exception):
     """Any refusal envoi explains to a person: a stable code plus its parameters."""

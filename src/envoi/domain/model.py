@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
@@ -146,6 +147,52 @@ class Topup:
     decline_code: str | None
     action_url: str | None
     created_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class CardRefund:
+    """Money of a top-up given back to its card."""
+
+    id: str
+    topup_id: str
+    member_id: str
+    amount: Money
+    origin: Literal["operator", "processor"]
+    status: Literal["pending", "succeeded", "failed"]
+    processor_refund_ref: str | None
+    created_at: datetime
+
+    @property
+    def hold_id(self) -> str:
+        return f"{self.id}:hold"
+
+
+@dataclass(frozen=True, slots=True)
+class CardDispute:
+    """A cardholder's bank disputing a top-up: ``frozen`` is held in the wallet,
+    ``shortfall`` (what the wallet no longer held) is owed on the receivable account."""
+
+    dispute_ref: str
+    topup_id: str
+    member_id: str
+    amount: Money
+    frozen: Money
+    shortfall: Money
+    status: Literal["open", "won", "lost"]
+
+    @property
+    def freeze_id(self) -> str:
+        return f"{dispute_key(self.dispute_ref)}:wallet"
+
+    @property
+    def shortfall_id(self) -> str:
+        return f"{dispute_key(self.dispute_ref)}:owed"
+
+
+def dispute_key(dispute_ref: str) -> str:
+    """A short fixed-length key for the processor's dispute id in ledger transfer ids
+    (which have 40 characters, and the processor's ids no promised length)."""
+    return "dsp_" + hashlib.sha256(dispute_ref.encode()).hexdigest()[:20]
 
 
 @dataclass(frozen=True, slots=True)

@@ -20,7 +20,8 @@ from envoi.ledger.model import Transfer
 from envoi.money import Money
 from envoi.services.context import Context
 from envoi.services.ledger_ops import require_ok
-from envoi.services.ports import CardDetails, ChargeResult
+from envoi.services.ports import CardDetails, CardToken, ChargeResult
+from envoi.services.reversals import recover_owed
 from envoi.services.secrets import new_id
 from envoi.services.unit_of_work import UnitOfWork, retry_conflicts
 
@@ -35,7 +36,12 @@ class Funding:
         self.ctx = ctx
 
     def top_up(
-        self, member_id: str, amount_minor: int, card: CardDetails, *, request_key: str | None
+        self,
+        member_id: str,
+        amount_minor: int,
+        card: CardDetails | CardToken,
+        *,
+        request_key: str | None,
     ) -> Topup:
         if not MIN_TOPUP_MINOR <= amount_minor <= MAX_TOPUP_MINOR:
             raise EnvoiError(
@@ -48,7 +54,8 @@ class Funding:
         amount = Money(amount_minor, self.ctx.settings.currency)
         # Stored hashed: whatever key a client picks fits, and is scoped to its member.
         key = hashlib.sha256(f"{member_id}:{request_key or new_id('req')}".encode()).hexdigest()
-        digits = "".join(c for c in card.number if c.isdigit())
+        number = card.number if isinstance(card, CardDetails) else ""
+        digits = "".join(c for c in number if c.isdigit())
         now = self.ctx.clock.now()
         pending = Topup(
             id=new_id("top"),
@@ -95,15 +102,23 @@ class Funding:
                 raise EnvoiError(code, limit_minor=cap, currency=settings.currency)
 
     @retry_conflicts
-    def charge_updated(self, processor_ref: str) -> Topup:
-        """The processor tells us a charge moved (3-D Secure done): credit once."""
+    def charge_updated(self, processor_ref: str, *, member_id: str | None = None) -> Topup:
+        """The processor says a charge moved (3-D Secure done, a webhook, the cardholder
+        back in the wallet): credit once, whichever of these comes first. ``member_id``:
+        only that member's top-up (the wallet's return page)."""
         charge = self.ctx.card_processor().retrieve(processor_ref)
         with self.ctx.uow() as uow:
             topup = uow.topups.by_ref(processor_ref)
-            if topup is None:
+            if topup is None and charge.request_id:
+                # The webhook may overtake the charge call's own answer: found by our id.
+                topup = uow.topups.get(charge.request_id)
+            if topup is None or (member_id is not None and topup.member_id != member_id):
                 raise EnvoiError(ErrorCode.TOPUP_NOT_FOUND)
-            if topup.status == "requires_action":
+            if topup.status == "requires_action" and charge.status != "requires_action":
+                # Compare-and-set from either unfinished status: of two callers, one moves it.
                 topup = self._apply(uow, topup.id, "requires_action", charge)
+                if topup.status == "requires_action":
+                    topup = self._apply(uow, topup.id, "pending", charge)
             uow.commit()
         return topup
 
@@ -145,6 +160,11 @@ class Funding:
         self, uow: UnitOfWork, topup_id: str, from_status: str, charge: ChargeResult
     ) -> Topup:
         now = self.ctx.clock.now()
+        if charge.status == "succeeded":
+            before = uow.topups.get(topup_id)
+            assert before is not None
+            # Before any write: the order payments lock in (member, then ledger rows).
+            uow.members.lock(before.member_id)
         moved = uow.topups.settle(
             topup_id,
             from_status=from_status,
@@ -174,6 +194,8 @@ class Funding:
                     ]
                 )
             )
+            # Money a member owes after a dispute comes back from the next top-up.
+            recover_owed(uow, topup.member_id, currency, reference=topup.id)
         if moved and charge.status in ("succeeded", "declined"):
             uow.notices.notify(
                 topup.member_id,

@@ -128,6 +128,15 @@ class CardDetails:
         return f"CardDetails(****{self.number[-4:]}, {self.exp_month:02d}/{self.exp_year})"
 
 
+@dataclass(frozen=True, slots=True)
+class CardToken:
+    """A card the processor already holds: a PaymentMethod id made by Stripe.js in the
+    cardholder's browser, or a documented test token (``pm_card_visa``). Its number never
+    reached envoi's server."""
+
+    token: str
+
+
 ChargeStatus = Literal["succeeded", "requires_action", "declined"]
 
 
@@ -138,12 +147,44 @@ class ChargeResult:
     decline_code: str | None = None  # "card_declined", "expired_card", "incorrect_number"...
     action_url: str | None = None  # where the cardholder completes 3-D Secure
     last4: str = ""
+    request_id: str | None = None  # ours, as the processor keeps it (Stripe: metadata)
+
+
+@dataclass(frozen=True, slots=True)
+class RefundResult:
+    refund_ref: str
+    status: Literal["succeeded", "pending", "failed"]
+
+
+@dataclass(frozen=True, slots=True)
+class ProcessorPayment:
+    """A payment as the processor lists it, for reconciliation."""
+
+    processor_ref: str
+    request_id: str | None  # our top-up id, when the payment is ours
+    amount: Money
+    status: str  # the processor's own word ("succeeded", "requires_payment_method"...)
+    amount_refunded: int
+    charge_ref: str | None  # what its balance entries name as their source
+    created_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class BalanceEntry:
+    """A movement of the merchant's balance at the processor (Stripe: balance transaction)."""
+
+    entry_id: str
+    kind: str  # "charge", "refund", "adjustment" (disputes)...
+    amount_minor: int  # signed: a refund is negative
+    currency: str
+    source_ref: str  # the charge, refund or dispute it comes from
+    created_at: datetime
 
 
 class CardProcessor(Protocol):
     name: str
 
-    def charge(self, request_id: str, amount: Money, card: CardDetails) -> ChargeResult:
+    def charge(self, request_id: str, amount: Money, card: CardDetails | CardToken) -> ChargeResult:
         """Charge a card. Idempotent by ``request_id``: a retry returns the first result."""
         ...
 
@@ -155,3 +196,33 @@ class CardProcessor(Protocol):
         """The charge made for ``request_id``, if any (Stripe: search by idempotency
         metadata) — how a top-up whose answer was lost is reconciled."""
         ...
+
+    def refund(self, request_id: str, processor_ref: str, amount: Money) -> RefundResult:
+        """Give ``amount`` of a succeeded charge back to the card; idempotent by
+        ``request_id``."""
+        ...
+
+    def payments_since(self, since: datetime) -> list[ProcessorPayment]: ...
+
+    def balance_entries_since(self, since: datetime) -> list[BalanceEntry]: ...
+
+
+# --- What the processor tells us (webhooks) -------------------------------------------
+
+ProcessorEventKind = Literal[
+    "payment_updated", "refunded", "dispute_opened", "dispute_closed", "ignored"
+]
+
+
+@dataclass(frozen=True, slots=True)
+class ProcessorEvent:
+    """One event from the processor, signature already checked by its adapter."""
+
+    processor: str
+    event_id: str  # the processor's id: each is applied once
+    kind: ProcessorEventKind
+    payment_ref: str = ""  # the payment (Stripe: PaymentIntent) it is about
+    request_id: str | None = None  # our top-up id, when the event carries it
+    dispute_ref: str | None = None
+    dispute_status: str | None = None  # at close: "won", "lost", "warning_closed"
+    amount: Money | None = None  # disputed amount, or the charge's total refunded so far

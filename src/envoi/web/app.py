@@ -18,7 +18,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from envoi import __version__
 from envoi.bootstrap import Envoi, describe, prepare
-from envoi.web import api, errors, wallet
+from envoi.web import api, card_return, errors, wallet
 from envoi.web.input_guard import InputGuard
 from envoi.web.wallet_views import is_page_path, page_not_found
 from envoi.workers.runner import WorkerThread
@@ -53,6 +53,7 @@ def create_app(envoi: Envoi, *, run_workers: bool = True) -> FastAPI:
     app.add_middleware(InputGuard)  # NUL characters and oversized bodies stop here
     app.include_router(api.router)
     app.include_router(wallet.router)
+    app.include_router(card_return.router)
     app.mount("/static", StaticFiles(directory=Path(wallet.__file__).parent / "static"), "static")
     for prefix, router in envoi.routers:
         app.include_router(router, prefix=prefix)

@@ -11,6 +11,7 @@ from sqlalchemy import Connection, Engine
 from sqlalchemy.exc import DBAPIError
 
 from envoi.adapters.db.ledger_store import SqlLedger
+from envoi.adapters.db.repo_card import SqlCard
 from envoi.adapters.db.repo_members import SqlIdentities, SqlMembers, SqlPots
 from envoi.adapters.db.repo_notices import SqlNotices
 from envoi.adapters.db.repo_payments import SqlInboundPosts, SqlIntents, SqlTopups
@@ -32,6 +33,7 @@ class SqlUnitOfWork:
     posts: SqlInboundPosts
     topups: SqlTopups
     notices: SqlNotices
+    card: SqlCard
 
     def __init__(self, engine: Engine, now: Callable[[], datetime]) -> None:
         self._engine = engine
@@ -50,6 +52,7 @@ class SqlUnitOfWork:
         self.posts = SqlInboundPosts(conn)
         self.topups = SqlTopups(conn)
         self.notices = SqlNotices(conn)
+        self.card = SqlCard(conn)
         return self
 
     def commit(self) -> None:

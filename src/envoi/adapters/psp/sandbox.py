@@ -9,6 +9,10 @@ Any other number is declined ``card_declined``, as Stripe's test mode refuses re
 cards. A number failing the Luhn check is ``incorrect_number``, a past expiry month
 ``expired_card``, a CVC that is not 3–4 digits ``incorrect_cvc``.
 
+Stripe's documented test PaymentMethods stand for the same cards (``pm_card_visa``,
+``pm_card_visa_chargeDeclined``, ``pm_card_authenticationRequired``…), so a test or a
+wallet page written for Stripe gets the same answers here.
+
 Only the last four digits and the expiry are stored, never the number or the CVC.
 """
 
@@ -39,7 +43,16 @@ from sqlalchemy.exc import IntegrityError
 from envoi.adapters.db.metadata import metadata
 from envoi.domain.errors import EnvoiError, ErrorCode
 from envoi.money import Money
-from envoi.services.ports import CardDetails, ChargeResult, ChargeStatus, Clock
+from envoi.services.ports import (
+    BalanceEntry,
+    CardDetails,
+    CardToken,
+    ChargeResult,
+    ChargeStatus,
+    Clock,
+    ProcessorPayment,
+    RefundResult,
+)
 
 REQUEST_ID_MAX = 200
 AMOUNT_MAX_MINOR = 10**12  # far above any limit; keeps BIGINT and the processor sane
@@ -65,6 +78,18 @@ sandbox_psp_charges = Table(
     CheckConstraint("status IN ('succeeded', 'requires_action', 'declined')", name="status"),
 )
 
+sandbox_psp_refunds = Table(
+    "sandbox_psp_refunds",
+    metadata,
+    Column("refund_ref", String(40), primary_key=True),
+    Column("request_id", String(REQUEST_ID_MAX), nullable=False, unique=True),
+    Column("processor_ref", String(40), nullable=False, index=True),
+    Column("amount_minor", BigInteger, nullable=False),
+    Column("currency", String(3), nullable=False),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    CheckConstraint("amount_minor > 0", name="amount_positive"),
+)
+
 _SUCCEED: tuple[ChargeStatus, None] = ("succeeded", None)
 TEST_CARDS: dict[str, tuple[ChargeStatus, str | None]] = {
     "4242424242424242": _SUCCEED,  # Visa
@@ -84,7 +109,23 @@ TEST_CARDS: dict[str, tuple[ChargeStatus, str | None]] = {
     "4000000000003220": ("requires_action", None),
     "4000002760003184": ("requires_action", None),
 }
+# Stripe's documented test PaymentMethods and the card each stands for.
+TEST_TOKENS: dict[str, str] = {
+    "pm_card_visa": "4242424242424242",
+    "pm_card_mastercard": "5555555555554444",
+    "pm_card_visa_chargeDeclined": "4000000000000002",
+    "pm_card_visa_chargeDeclinedInsufficientFunds": "4000000000009995",
+    "pm_card_visa_chargeDeclinedExpiredCard": "4000000000000069",
+    "pm_card_authenticationRequired": "4000002760003184",
+    "pm_card_threeDSecure2Required": "4000000000003220",
+}
 Outcome = Literal["approve", "fail"]
+
+
+def card_for_token(token: CardToken, now: datetime) -> CardDetails:
+    """The test card a documented test token stands for; any other token is a declined card."""
+    number = TEST_TOKENS.get(token.token, "4000000000000002")
+    return CardDetails(number, 12, now.year + 5, "123")
 
 
 def luhn_valid(digits: str) -> bool:
@@ -144,7 +185,9 @@ class SandboxCardProcessor:
     def action_url(self, processor_ref: str) -> str:
         return f"{self.base_url}/sandbox/psp/3ds/{processor_ref}"
 
-    def charge(self, request_id: str, amount: Money, card: CardDetails) -> ChargeResult:
+    def charge(self, request_id: str, amount: Money, card: CardDetails | CardToken) -> ChargeResult:
+        if isinstance(card, CardToken):
+            card = card_for_token(card, self._clock.now())
         if not request_id or len(request_id) > REQUEST_ID_MAX or not request_id.isprintable():
             raise EnvoiError(ErrorCode.VALIDATION_ERROR, field="request_id")
         if not 0 < amount.minor <= AMOUNT_MAX_MINOR:
@@ -225,6 +268,95 @@ class SandboxCardProcessor:
                 .values(status=status, decline_code=code, updated_at=self._clock.now())
             )
         return self.get(processor_ref), done.rowcount == 1
+
+    def refund(self, request_id: str, processor_ref: str, amount: Money) -> RefundResult:
+        """Always accepted up to what is left of the charge; idempotent by ``request_id``."""
+        charge = self.get(processor_ref)
+        refunds = sandbox_psp_refunds
+        with self.engine.begin() as conn:
+            done = conn.execute(
+                select(refunds.c.refund_ref, refunds.c.amount_minor).where(
+                    refunds.c.request_id == request_id
+                )
+            ).first()
+            if done is not None:
+                if done.amount_minor != amount.minor:
+                    raise EnvoiError(ErrorCode.IDEMPOTENCY_CONFLICT, request_id=request_id)
+                return RefundResult(done.refund_ref, "succeeded")
+            already = sum(
+                conn.execute(
+                    select(refunds.c.amount_minor).where(refunds.c.processor_ref == processor_ref)
+                ).scalars()
+            )
+            if charge.result.status != "succeeded":
+                raise EnvoiError(ErrorCode.REFUND_REFUSED, reason="charge_not_succeeded")
+            if already + amount.minor > charge.amount.minor:
+                raise EnvoiError(ErrorCode.REFUND_REFUSED, reason="amount_too_large")
+            ref = f"re_sbx_{secrets.token_hex(12)}"
+            conn.execute(
+                refunds.insert().values(
+                    refund_ref=ref,
+                    request_id=request_id,
+                    processor_ref=processor_ref,
+                    amount_minor=amount.minor,
+                    currency=amount.currency,
+                    created_at=self._clock.now(),
+                )
+            )
+        return RefundResult(ref, "succeeded")
+
+    def payments_since(self, since: datetime) -> list[ProcessorPayment]:
+        charges, refunds = sandbox_psp_charges, sandbox_psp_refunds
+        with self.engine.connect() as conn:
+            rows = conn.execute(select(charges).where(charges.c.created_at >= since)).all()
+            refunded: dict[str, int] = {}
+            for ref, minor in conn.execute(select(refunds.c.processor_ref, refunds.c.amount_minor)):
+                refunded[ref] = refunded.get(ref, 0) + minor
+        return [
+            ProcessorPayment(
+                processor_ref=row.processor_ref,
+                request_id=row.request_id,
+                amount=Money(row.amount_minor, row.currency),
+                status=row.status,
+                amount_refunded=refunded.get(row.processor_ref, 0),
+                charge_ref=row.processor_ref,
+                created_at=row.created_at,
+            )
+            for row in rows
+        ]
+
+    def balance_entries_since(self, since: datetime) -> list[BalanceEntry]:
+        charges, refunds = sandbox_psp_charges, sandbox_psp_refunds
+        with self.engine.connect() as conn:
+            paid = conn.execute(
+                select(charges).where(
+                    charges.c.status == "succeeded", charges.c.updated_at >= since
+                )
+            ).all()
+            back = conn.execute(select(refunds).where(refunds.c.created_at >= since)).all()
+        entries = [
+            BalanceEntry(
+                f"txn_{r.processor_ref}",
+                "charge",
+                r.amount_minor,
+                r.currency,
+                r.processor_ref,
+                r.updated_at,
+            )
+            for r in paid
+        ]
+        entries += [
+            BalanceEntry(
+                f"txn_{r.refund_ref}",
+                "refund",
+                -r.amount_minor,
+                r.currency,
+                r.refund_ref,
+                r.created_at,
+            )
+            for r in back
+        ]
+        return entries
 
     def _by_request(self, request_id: str) -> Row[Any] | None:
         with self.engine.connect() as conn:
