@@ -75,6 +75,7 @@ class StripeCardProcessor:
         base_url: str,
         api_base: str | None = None,
         redirect_3ds: bool = True,
+        http_client: stripe.HTTPClient | None = None,  # tests: recorded responses
     ) -> None:
         if not secret_key:
             raise ValueError("ENVOI_STRIPE__SECRET_KEY is required for the stripe processor")
@@ -83,6 +84,7 @@ class StripeCardProcessor:
             base_addresses={"api": api_base} if api_base else {},
             # Retries reuse the idempotency key, so Stripe never charges twice for them.
             max_network_retries=2,
+            http_client=http_client,
         )
         self.base_url = base_url.rstrip("/")
         # Where the card issuer sends the cardholder back after 3-D Secure (Stripe adds
