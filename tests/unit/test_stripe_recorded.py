@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
@@ -14,6 +15,8 @@ import pytest
 import stripe
 
 from envoi.adapters.psp.stripe import StripeCardProcessor, translate
+from envoi.bootstrap import ConfigurationError, bootstrap
+from envoi.config import Settings, StripeSettings
 from envoi.domain.errors import EnvoiError, ErrorCode
 from envoi.money import Money
 from envoi.services.ports import CardToken
@@ -221,3 +224,27 @@ def test_events_of_the_documented_shapes_translate() -> None:
     assert closed.amount == Money(1500, "EUR")
     other = translate({"id": "evt_2", "type": "customer.created", "data": {"object": {}}})
     assert other.kind == "ignored"
+
+
+def test_the_stripe_processor_is_chosen_by_setting_and_needs_its_secrets(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'envoi.db'}"
+    with pytest.raises(ConfigurationError) as refused:
+        bootstrap(Settings(database_url=url, card_processor="stripe", _env_file=None))
+    assert "ENVOI_STRIPE__SECRET_KEY" in str(refused.value)
+    assert "ENVOI_STRIPE__WEBHOOK_SECRET" in str(refused.value)
+    app = bootstrap(
+        Settings(
+            database_url=url,
+            card_processor="stripe",
+            stripe=StripeSettings(
+                secret_key="sk_test_x",  # type: ignore[arg-type]
+                webhook_secret="whsec_x",  # type: ignore[arg-type]
+            ),
+            _env_file=None,
+        )
+    )
+    assert isinstance(app.ctx.processor, StripeCardProcessor)
+    assert app.ctx.processor.return_url == "http://127.0.0.1:8000/wallet/topup/return"
+    assert "/webhooks" in [prefix for prefix, _ in app.routers]
+    assert "/sandbox/psp" not in [prefix for prefix, _ in app.routers]
+    app.engine.dispose()
