@@ -42,6 +42,8 @@ class CardEvents:
             if topup is None:
                 log.warning("card_event_unknown_payment", event_id=event.event_id)
                 return "unknown_payment"
+            # Lock order (unit_of_work.py): the member (level 2) before any write.
+            uow.members.lock(topup.member_id)
             if not uow.card.add_event_once(event.processor, event.event_id, event.kind, now):
                 return "duplicate"
             assert event.amount is not None
