@@ -113,6 +113,9 @@ class Settings(BaseSettings):
     # Workers.
     worker_poll_s: float = Field(default=1.0, description="Seconds between job polls")
     outbox_max_attempts: int = 8
+    # How long a worker owns the outbox rows it claimed: a worker that died mid-send
+    # leaves them to the others after this. Longer than any one send takes.
+    outbox_lease_s: float = Field(default=60.0, gt=0)
 
     log_level: str = "INFO"
 

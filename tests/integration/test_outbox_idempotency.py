@@ -15,7 +15,6 @@ from envoi.adapters.db.tables import outbox
 from envoi.adapters.networks.sandbox import SandboxGateway
 from envoi.adapters.networks.sandbox.tables import sandbox_posts
 from envoi.domain.errors import EnvoiError, ErrorCode
-from envoi.services.delivery import LEASE
 from tests.integration.flow_app import BOT, World
 
 
@@ -69,7 +68,7 @@ def test_a_send_retried_after_the_worker_died_posts_once(
     assert len(bot_posts(world, engine)) == 1  # it went out; the outbox does not know
 
     # The restarted worker (the real gateway again) retries once the dead one's lease ends.
-    world.clock.advance(seconds=LEASE.total_seconds() + 1)
+    world.clock.advance(seconds=world.app.settings.outbox_lease_s + 1)
     while world.app.delivery.deliver_due():
         pass
 
@@ -170,3 +169,20 @@ def test_the_sandbox_api_takes_an_idempotency_key_header(world: World) -> None:
     assert (other.status_code, other.json()["error"]["code"]) == (422, "VALIDATION_ERROR")
     assert bad.status_code == 422
     assert len(world.app.sandbox.timeline()) == 1
+
+
+def test_a_reply_to_a_deleted_post_is_given_up_at_once(world: World, engine: Engine) -> None:
+    alice = world.person("alice", funds=20_00)
+    world.person("bob")
+    command = world.post(alice, f"@{BOT} #envoyer 5€ @bob")
+    world.app.sandbox.delete(alice.sandbox_id, command)  # before the bot's reply went out
+    world.app.delivery.deliver_due()
+    with engine.connect() as conn:
+        rows = conn.execute(
+            select(outbox.c.attempts, outbox.c.failed_at, outbox.c.last_error).where(
+                outbox.c.target == command
+            )
+        ).all()
+    assert rows
+    assert all(r.failed_at is not None and "POST_NOT_FOUND" in r.last_error for r in rows)
+    assert all(r.attempts == 1 for r in rows)  # not retried for minutes

@@ -11,12 +11,11 @@ from datetime import timedelta
 
 import structlog
 
-from envoi.domain.errors import EnvoiError
+from envoi.domain.errors import EnvoiError, ErrorCode
+from envoi.faults import crash_point
 from envoi.services.context import Context
 
 log = structlog.get_logger(__name__)
-
-LEASE = timedelta(seconds=60)
 
 
 def idempotency_key(outbox_id: str) -> str:
@@ -31,9 +30,11 @@ class Delivery:
 
     def deliver_due(self, *, limit: int = 50) -> int:
         now = self.ctx.clock.now()
+        lease = timedelta(seconds=self.ctx.settings.outbox_lease_s)
         with self.ctx.uow() as uow:
-            rows = uow.notices.claim_due(now, now + LEASE, limit)
+            rows = uow.notices.claim_due(now, now + lease, limit)
             uow.commit()
+        crash_point("delivery.claimed")  # leased, nothing sent: the lease must run out
         sent = 0
         for row in rows:
             try:
@@ -46,20 +47,32 @@ class Delivery:
                         row["target"], row["text"], idempotency_key=key
                     )
             except (EnvoiError, OSError, RuntimeError, ValueError) as exc:
-                self._failed(row, exc)
+                self._failed(row, exc, final=_target_gone(row, exc))
                 continue
+            crash_point("delivery.sent")  # on the network, not marked: the key saves us
             with self.ctx.uow() as uow:
                 uow.notices.mark_delivered(row["id"], remote_id, self.ctx.clock.now())
                 uow.commit()
             sent += 1
+            crash_point("delivery.mid_batch")  # some rows of the batch done, some leased
         return sent
 
-    def _failed(self, row: dict[str, object], exc: Exception) -> None:
+    def _failed(self, row: dict[str, object], exc: Exception, *, final: bool) -> None:
         attempts = int(str(row["attempts"])) + 1
         now = self.ctx.clock.now()
-        give_up = attempts >= self.ctx.settings.outbox_max_attempts
+        give_up = final or attempts >= self.ctx.settings.outbox_max_attempts
         retry_at = None if give_up else now + timedelta(seconds=min(3600, 2**attempts))
         log.warning("outbox.failed", outbox_id=row["id"], attempts=attempts, error=str(exc))
         with self.ctx.uow() as uow:
             uow.notices.mark_failed(str(row["id"]), repr(exc), retry_at, now)
             uow.commit()
+
+
+def _target_gone(row: dict[str, object], exc: Exception) -> bool:
+    """A reply to a post deleted since can never be delivered: given up at once rather
+    than retried for minutes (the payer still has the in-app notification)."""
+    return (
+        row["kind"] == "reply"
+        and isinstance(exc, EnvoiError)
+        and exc.code is ErrorCode.POST_NOT_FOUND
+    )

@@ -23,6 +23,7 @@ from envoi.domain.model import (
     PaymentIntent,
     Privacy,
 )
+from envoi.faults import crash_point
 from envoi.ledger.model import Transfer, TransferFlags
 from envoi.money import Money
 from envoi.services.announce import Announcer
@@ -70,7 +71,9 @@ class Intake:
                 return
             outcome, intent_id = self._handle(uow, post, result, resolved)
             uow.posts.set_outcome(post.network, post.post_id, outcome, intent_id)
+            crash_point("intake.hold_written")  # the hold and the replies, not committed
             uow.commit()
+        crash_point("intake.committed")  # the network does not know it was received
         log.info("post.received", network=post.network, post_id=post.post_id, outcome=outcome)
 
     @retry_conflicts

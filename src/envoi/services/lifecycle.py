@@ -15,6 +15,7 @@ import structlog
 from envoi.domain import accounts
 from envoi.domain.errors import EnvoiError, ErrorCode
 from envoi.domain.model import IntentKind, IntentState, Member, PayeeKind, PaymentIntent
+from envoi.faults import crash_point
 from envoi.ledger.model import CreateTransferResult, Transfer, TransferFlags
 from envoi.services.announce import Announcer
 from envoi.services.context import Context
@@ -88,7 +89,9 @@ class Lifecycle:
                     now=now,
                 )
             settled = self._settle(uow, intent, now)
+            crash_point("confirm.settled")  # mid-confirmation: legs written, not committed
             uow.commit()
+        crash_point("confirm.committed")  # confirmed, and the payer was not answered
         log.info("intent.confirmed", intent_id=intent_id, state=settled.state.value)
         return settled
 

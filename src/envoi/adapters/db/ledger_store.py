@@ -36,6 +36,7 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import DBAPIError
 
 from envoi.adapters.db.ledger_tables import ledger_accounts, ledger_balances, ledger_transfers
+from envoi.faults import crash_point
 from envoi.ledger.model import (
     Account,
     AccountBalance,
@@ -252,6 +253,7 @@ class SqlLedger:
         known = self._load({t.id for t in transfers} | pending_ids)
         decision = Rules(locked.accounts, locked.balances, known, now).decide(transfers)
         self._write(decision, locked, now)
+        crash_point("ledger.written")  # the batch written, its transaction not committed
         return decision.outcomes
 
     def expire_pending(self, now: datetime, *, limit: int = 1000) -> list[str]:
@@ -322,6 +324,7 @@ class SqlLedger:
             for statement, many in writes:
                 if many:
                     self.conn.exec_driver_sql(statement, many)  # executemany
+                    crash_point("ledger.mid_batch")
             return
         # PostgreSQL: one round trip for all the writes (data-modifying CTEs). The resolved
         # pending transfers are older rows, never the ones this statement inserts.

@@ -15,6 +15,7 @@ from envoi.adapters.db.repo_card import SqlCard
 from envoi.adapters.db.repo_members import SqlIdentities, SqlMembers, SqlPots
 from envoi.adapters.db.repo_notices import SqlNotices
 from envoi.adapters.db.repo_payments import SqlInboundPosts, SqlIntents, SqlTopups
+from envoi.faults import crash_point
 from envoi.services.unit_of_work import TransientConflict
 
 # PostgreSQL aborts a transaction with these when running it again may succeed.
@@ -57,7 +58,9 @@ class SqlUnitOfWork:
 
     def commit(self) -> None:
         assert self._conn is not None
+        crash_point("uow.before_commit")
         self._conn.commit()
+        crash_point("uow.after_commit")
         # Later statements in the same block get a fresh transaction.
         self._conn.begin()
 

@@ -19,6 +19,7 @@ from pydantic import BaseModel
 from envoi.adapters.networks.sandbox import text as txt
 from envoi.adapters.networks.sandbox.store import SandboxAccount, SandboxNetwork, SandboxPost
 from envoi.domain.errors import EnvoiError, ErrorCode
+from envoi.faults import crash_point
 from envoi.services.ports import InboundPort, NetworkUser
 
 _STATUS = {
@@ -188,6 +189,7 @@ def create_sandbox_router(
         )
         # After the commit, as a real network's webhook would; on failure the post
         # stays pending and the catch-up worker (``deliver_pending``) sends it.
+        crash_point("sandbox.post_stored")
         network.deliver(post.id, inbound)
         return _post(post)
 

@@ -38,6 +38,7 @@ from envoi.adapters.networks.sandbox.tables import sandbox_accounts as accounts
 from envoi.adapters.networks.sandbox.tables import sandbox_post_mentions as mentions
 from envoi.adapters.networks.sandbox.tables import sandbox_posts as posts
 from envoi.domain.errors import EnvoiError, ErrorCode
+from envoi.faults import crash_point
 from envoi.services.ports import Clock, InboundPort
 
 __all__ = [
@@ -412,6 +413,7 @@ class SandboxNetwork:
         except Exception:
             logger.exception("sandbox delivery of %s failed; it stays pending", item.post_id)
             return False
+        crash_point("sandbox.received_unmarked")  # envoi has it; the network will resend
         # Only mark the state that was delivered: a deletion that landed meanwhile stays owed.
         state = posts.c.deleted_at.is_not(None) if item.deletion else posts.c.deleted_at.is_(None)
         with self.engine.begin() as conn:
