@@ -38,10 +38,13 @@ class CrashPlan:
             raise ValueError(f"{ENV} must be PATTERNS:PROBABILITY:SEED, not {spec!r}")
         names, probability, seed = parts
         patterns = tuple(p.strip() for p in names.split(",") if p.strip())
-        chance = float(probability)
+        try:
+            chance, number = float(probability), int(seed)
+        except ValueError:
+            raise ValueError(f"{ENV}: PROBABILITY and SEED are numbers: {spec!r}") from None
         if not patterns or not 0.0 <= chance <= 1.0:
             raise ValueError(f"{ENV}: no pattern, or a probability outside [0, 1]: {spec!r}")
-        return cls(patterns, chance, int(seed))
+        return cls(patterns, chance, number)
 
     def matches(self, name: str) -> bool:
         return any(fnmatch.fnmatchcase(name, p) for p in self.patterns)
