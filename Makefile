@@ -5,7 +5,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 PORT   ?= 8000
 
-.PHONY: run test lint typecheck browser test-servers bench clean
+.PHONY: run test lint typecheck browser test-servers bench chaos clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -42,8 +42,17 @@ test-servers:
 test: lint typecheck browser test-servers
 	$(BIN)/pytest -q -n 2 --dist loadfile
 
+# Hundreds of kill -9 on SQLite and PostgreSQL (tests/chaos):
+# a few minutes. PostgreSQL as for the tests (trust auth on 127.0.0.1 by default).
+CHAOS_SECONDS ?= 120
+chaos: $(STAMP)
+	ENVOI_TEST_DATABASE_URL=$${ENVOI_TEST_DATABASE_URL:-postgresql+psycopg://postgres@127.0.0.1:5432/test} \
+	ENVOI_CHAOS=long ENVOI_CHAOS_SECONDS=$(CHAOS_SECONDS) ENVOI_CHAOS_REPORT=$(CURDIR)/chaos-report.jsonl \
+	  $(BIN)/pytest -q -s -p no:cacheprovider tests/chaos
+	@echo "Figures (one JSON line per run): chaos-report.jsonl"
+
 bench: $(STAMP)
 	$(BIN)/python bench/ledger.py
 
 clean:
-	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache envoi.db
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache envoi.db chaos-report.jsonl

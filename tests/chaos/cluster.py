@@ -111,6 +111,7 @@ class Proc:
         self.started_at = 0.0
         self.starts = 0
         self.killed_from_outside = False
+        self.restart_requested = False  # killed to change its plan: not a chaos kill
 
     def start(self, crash_at: str | None) -> None:
         self.starts += 1
@@ -120,7 +121,7 @@ class Proc:
         else:
             env.pop("ENVOI_CRASH_AT", None)
         self.log_path = self.log_dir / f"{self.name}-{self.starts:04d}.log"
-        self.killed_from_outside = False
+        self.killed_from_outside = self.restart_requested = False
         self.started_at = time.monotonic()
         self.pid = self.zygote.spawn(self.args, env, self.log_path)
 
@@ -223,7 +224,8 @@ class Cluster:
         with self._lock:
             self.chaos = chaos
             for proc in self.procs:
-                proc.kill()  # counted by the supervisor like any outside kill
+                proc.kill()
+                proc.restart_requested = True
 
     def _supervise(self) -> None:
         next_kill = self._next_outside_kill()
@@ -251,7 +253,9 @@ class Cluster:
         code = proc.returncode()
         if code is None:
             return
-        if proc.killed_from_outside:
+        if proc.restart_requested:
+            pass
+        elif proc.killed_from_outside:
             self.kills.outside += 1
         elif code == -signal.SIGKILL and (point := proc.crash_point_hit()):
             self.kills.by_point[point] += 1

@@ -103,11 +103,11 @@ def test_kill_9_at_any_step_loses_and_doubles_nothing(backend: str, tmp_path: Pa
             limit_unverified_monthly_minor="100000000",
         )
         started_at = time.monotonic()
+        client = Client(cluster.base_url, record)
         try:
             cluster.start()
-            client = Client(cluster.base_url, record)
             people = create_people(
-                client, SCALE.members, SCALE.strangers, funds=2_000_00, tag=str(seed)
+                client, SCALE.members, SCALE.strangers, funds=500_00, tag=str(seed)
             )
             phases = {"setup": time.monotonic() - started_at}
             cluster.set_chaos(SCALE.chaos)
@@ -140,8 +140,8 @@ def test_kill_9_at_any_step_loses_and_doubles_nothing(backend: str, tmp_path: Pa
                 timeout=300,
                 check=False,
             )
-            client.close()
         finally:
+            client.close()
             cluster.close()
             engine.dispose()
 
