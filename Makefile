@@ -42,17 +42,27 @@ test-servers:
 test: lint typecheck browser test-servers
 	$(BIN)/pytest -q -n 2 --dist loadfile
 
-# Hundreds of kill -9 on SQLite and PostgreSQL (tests/chaos):
-# a few minutes. PostgreSQL as for the tests (trust auth on 127.0.0.1 by default).
+# Hundreds of kill -9 on SQLite and PostgreSQL (tests/chaos), schemathesis over the OpenAPI
+# (tests/fuzz), atheris over the command parser: about ten minutes. PostgreSQL as for the
+# tests (trust auth on 127.0.0.1 by default).
 CHAOS_SECONDS ?= 120
+FUZZ_EXAMPLES ?= 15
+ATHERIS_SECONDS ?= 60
 chaos: $(STAMP)
 	ENVOI_TEST_DATABASE_URL=$${ENVOI_TEST_DATABASE_URL:-postgresql+psycopg://postgres@127.0.0.1:5432/test} \
 	ENVOI_CHAOS=long ENVOI_CHAOS_SECONDS=$(CHAOS_SECONDS) ENVOI_CHAOS_REPORT=$(CURDIR)/chaos-report.jsonl \
 	  $(BIN)/pytest -q -s -p no:cacheprovider tests/chaos
-	@echo "Figures (one JSON line per run): chaos-report.jsonl"
+	$(BIN)/pip install --quiet -e '.[dev,fuzz]'
+	ENVOI_TEST_DATABASE_URL=$${ENVOI_TEST_DATABASE_URL:-postgresql+psycopg://postgres@127.0.0.1:5432/test} \
+	ENVOI_FUZZ_EXAMPLES=$(FUZZ_EXAMPLES) ENVOI_FUZZ_RANDOM=1 ENVOI_CHAOS_REPORT=$(CURDIR)/chaos-report.jsonl \
+	  $(BIN)/pytest -q -s -p no:cacheprovider tests/fuzz
+	$(BIN)/python -m tests.fuzz.atheris_commands -max_total_time=$(ATHERIS_SECONDS) \
+	  -print_final_stats=1 2>atheris.log || { tail -40 atheris.log; exit 1; }
+	@grep -E "^Done|stat::number_of_executed_units" atheris.log
+	@echo "Figures (one JSON line per run): chaos-report.jsonl; atheris: atheris.log"
 
 bench: $(STAMP)
 	$(BIN)/python bench/ledger.py
 
 clean:
-	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache envoi.db chaos-report.jsonl
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache envoi.db chaos-report.jsonl atheris.log
