@@ -42,16 +42,21 @@ test-servers:
 test: lint typecheck browser test-servers
 	$(BIN)/pytest -q -n 2 --dist loadfile
 
-# Hundreds of kill -9 on SQLite and PostgreSQL (tests/chaos), schemathesis over the OpenAPI
+# Hundreds of kill -9 on SQLite and PostgreSQL (tests/chaos), the mixed-load proof for
+# MIXED_LOAD_SECONDS per database (tests/e2e/test_mixed_load.py), schemathesis over the OpenAPI
 # (tests/fuzz), atheris over the command parser: about ten minutes. PostgreSQL as for the
 # tests (trust auth on 127.0.0.1 by default).
 CHAOS_SECONDS ?= 120
 FUZZ_EXAMPLES ?= 15
+MIXED_LOAD_SECONDS ?= 40
 ATHERIS_SECONDS ?= 60
 chaos: $(STAMP)
 	ENVOI_TEST_DATABASE_URL=$${ENVOI_TEST_DATABASE_URL:-postgresql+psycopg://postgres@127.0.0.1:5432/test} \
 	ENVOI_CHAOS=long ENVOI_CHAOS_SECONDS=$(CHAOS_SECONDS) ENVOI_CHAOS_REPORT=$(CURDIR)/chaos-report.jsonl \
 	  $(BIN)/pytest -q -s -p no:cacheprovider tests/chaos
+	ENVOI_TEST_DATABASE_URL=$${ENVOI_TEST_DATABASE_URL:-postgresql+psycopg://postgres@127.0.0.1:5432/test} \
+	ENVOI_MIXED_LOAD_S=$(MIXED_LOAD_SECONDS) \
+	  $(BIN)/pytest -q -s -p no:cacheprovider -m mixed_load tests/e2e/test_mixed_load.py
 	$(BIN)/pip install --quiet -e '.[dev,fuzz]'
 	ENVOI_TEST_DATABASE_URL=$${ENVOI_TEST_DATABASE_URL:-postgresql+psycopg://postgres@127.0.0.1:5432/test} \
 	ENVOI_FUZZ_EXAMPLES=$(FUZZ_EXAMPLES) ENVOI_FUZZ_RANDOM=1 ENVOI_CHAOS_REPORT=$(CURDIR)/chaos-report.jsonl \
