@@ -106,6 +106,7 @@ def bootstrap(settings: Settings, *, clock: Clock | None = None) -> Envoi:
                 base_url=settings.base_url,
                 api_base=settings.stripe.api_base,
                 redirect_3ds=settings.stripe.redirect_3ds,
+                publishable_key=settings.stripe.publishable_key,
             )
         case "none":
             pass  # top-ups answer TOPUP_UNAVAILABLE

@@ -20,7 +20,7 @@ from envoi.ledger.model import Transfer
 from envoi.money import Money
 from envoi.services.context import Context
 from envoi.services.ledger_ops import require_ok
-from envoi.services.ports import CardDetails, CardToken, ChargeResult
+from envoi.services.ports import CardDetails, CardToken, ChargeResult, InPageAuthentication
 from envoi.services.reversals import recover_owed
 from envoi.services.secrets import new_id
 from envoi.services.unit_of_work import UnitOfWork, retry_conflicts
@@ -121,6 +121,21 @@ class Funding:
                     topup = self._apply(uow, topup.id, "pending", charge)
             uow.commit()
         return topup
+
+    def in_page_authentication(self, member_id: str, processor_ref: str) -> tuple[str, str]:
+        """(publishable key, client secret) for the member's browser to run 3-D Secure in
+        the page (Stripe.js); only for the member's own top-up awaiting it."""
+        processor = self.ctx.card_processor()
+        with self.ctx.uow() as uow:
+            topup = uow.topups.by_ref(processor_ref)
+        if (
+            topup is None
+            or topup.member_id != member_id
+            or topup.status != "requires_action"
+            or not isinstance(processor, InPageAuthentication)
+        ):
+            raise EnvoiError(ErrorCode.TOPUP_NOT_FOUND)
+        return processor.publishable_key, processor.client_secret(processor_ref)
 
     def reconcile(self, *, older_than_s: int = 120, limit: int = 50) -> int:
         """Finish top-ups whose processor answer was lost (crash after the charge): ask the

@@ -8,7 +8,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Literal, Protocol
+from typing import Literal, Protocol, runtime_checkable
 
 from envoi.ledger.model import (
     Account,
@@ -179,6 +179,15 @@ class BalanceEntry:
     currency: str
     source_ref: str  # the charge, refund or dispute it comes from
     created_at: datetime
+
+
+@runtime_checkable
+class InPageAuthentication(Protocol):
+    """A processor whose 3-D Secure can run in the wallet page (Stripe.js)."""
+
+    publishable_key: str
+
+    def client_secret(self, processor_ref: str) -> str: ...
 
 
 class CardProcessor(Protocol):

@@ -7,7 +7,7 @@ from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, Header, Query, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, model_validator
 
 from envoi.bootstrap import Envoi
 from envoi.domain.errors import EnvoiError, ErrorCode
@@ -21,7 +21,7 @@ from envoi.domain.model import (
     Privacy,
     Topup,
 )
-from envoi.services.ports import CardDetails
+from envoi.services.ports import CardDetails, CardToken
 
 router = APIRouter(prefix="/api/v1")
 _bearer = HTTPBearer(auto_error=False, description="The access_token from /api/v1/auth/token")
@@ -78,11 +78,36 @@ class ProfileIn(BaseModel):
 
 
 class TopupIn(BaseModel):
+    """A card top-up: ``payment_method``, the id Stripe.js (or a Stripe SDK) made of the
+    card in the cardholder's device, or the card itself where the processor takes it
+    (the sandbox). Exactly one of the two."""
+
     amount_minor: int = Field(strict=True, gt=0, le=10_000_000)
-    card_number: str = Field(min_length=12, max_length=30)
-    exp_month: int = Field(ge=1, le=12)
-    exp_year: int = Field(ge=2000, le=2100)
-    cvc: str = Field(min_length=3, max_length=4)
+    payment_method: str | None = Field(default=None, pattern=r"^pm_[A-Za-z0-9_]{1,100}$")
+    card_number: str | None = Field(default=None, min_length=12, max_length=30)
+    exp_month: int | None = Field(default=None, ge=1, le=12)
+    exp_year: int | None = Field(default=None, ge=2000, le=2100)
+    cvc: str | None = Field(default=None, min_length=3, max_length=4)
+
+    @model_validator(mode="after")
+    def _one_card(self) -> TopupIn:
+        card = (self.card_number, self.exp_month, self.exp_year, self.cvc)
+        token = self.payment_method is not None
+        if (token and any(v is not None for v in card)) or (
+            not token and any(v is None for v in card)
+        ):
+            raise ValueError("either payment_method, or card_number, exp_month, exp_year, cvc")
+        return self
+
+    def card(self) -> CardDetails | CardToken:
+        if self.payment_method is not None:
+            return CardToken(self.payment_method)
+        number, month, year, cvc = self.card_number, self.exp_month, self.exp_year, self.cvc
+        assert number is not None
+        assert month is not None
+        assert year is not None
+        assert cvc is not None
+        return CardDetails(number, month, year, cvc)
 
 
 class IdentityIn(BaseModel):
@@ -245,8 +270,9 @@ def top_up(
     envoi: App,
     idempotency_key: Annotated[str | None, Header(max_length=100)] = None,
 ) -> dict[str, Any]:
-    card = CardDetails(body.card_number, body.exp_month, body.exp_year, body.cvc)
-    topup = envoi.funding.top_up(member.id, body.amount_minor, card, request_key=idempotency_key)
+    topup = envoi.funding.top_up(
+        member.id, body.amount_minor, body.card(), request_key=idempotency_key
+    )
     return topup_view(topup)
 
 

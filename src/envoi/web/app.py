@@ -54,6 +54,7 @@ def create_app(envoi: Envoi, *, run_workers: bool = True) -> FastAPI:
     app.include_router(api.router)
     app.include_router(wallet.router)
     app.include_router(card_return.router)
+    app.include_router(card_return.pages)
     app.mount("/static", StaticFiles(directory=Path(wallet.__file__).parent / "static"), "static")
     for prefix, router in envoi.routers:
         app.include_router(router, prefix=prefix)

@@ -258,6 +258,16 @@ STRINGS: dict[str, dict[Locale, str]] = {
         "en": "The 3-D Secure result is not known yet: it will appear in your latest activity.",
     },
     "topup.see_wallet": {"fr": "Voir mon portefeuille", "en": "See my wallet"},
+    "topup.stripe_note": {
+        "fr": "Votre carte est saisie chez Stripe : envoi ne voit jamais son numéro.",
+        "en": "Your card is entered at Stripe: envoi never sees its number.",
+    },
+    "topup.3ds_title": {"fr": "Authentification 3-D Secure", "en": "3-D Secure authentication"},
+    "topup.3ds_wait": {
+        "fr": "Votre banque vérifie que c'est bien vous qui payez…",
+        "en": "Your bank is checking that it is really you paying…",
+    },
+    "topup.3ds_back": {"fr": "Retour au rechargement", "en": "Back to the top-up"},
     "topup.try_again": {
         "fr": "— Vous pouvez réessayer ci-dessous, avec la même carte ou une autre.",
         "en": "— You can try again below, with the same card or another.",

@@ -20,7 +20,7 @@ from envoi.domain.model import IntentState, MemberKind, Privacy
 from envoi.money import Money
 from envoi.services.funding import MAX_TOPUP_MINOR, MIN_TOPUP_MINOR
 from envoi.services.members import EMAIL_FORMAT, HASHTAG_FORMAT
-from envoi.services.ports import CardDetails
+from envoi.services.ports import CardDetails, CardToken
 from envoi.services.secrets import PIN_FORMAT
 from envoi.web.errors import STATUS
 from envoi.web.i18n import as_locale, decline_reason
@@ -313,8 +313,9 @@ def _topup_form(
     status: int,
     banner: tuple[str, str] | None = None,
 ) -> Response:
-    return page.render(
-        "topup.html",
+    stripe_key = stripe_publishable_key(page)
+    response = page.render(
+        "topup_stripe.html" if stripe_key else "topup.html",
         status=status,
         values=values,
         errors=errors,
@@ -322,9 +323,29 @@ def _topup_form(
         request_key=secrets.token_urlsafe(16),  # one charge per displayed form, however often sent
         test_cards=TEST_CARDS,
         card_topups=page.envoi.ctx.processor is not None,
+        stripe_key=stripe_key,
         min=page.money(MIN_TOPUP_MINOR),
         max=page.money(MAX_TOPUP_MINOR),
     )
+    if stripe_key:
+        response.headers["Content-Security-Policy"] = STRIPE_CSP
+    return response
+
+
+# Stripe.js and its card fields (iframes) come from Stripe; everything else from here.
+STRIPE_CSP = (
+    "default-src 'self'; img-src 'self' data: https://*.stripe.com; style-src 'self'; "
+    "script-src 'self' https://js.stripe.com; frame-src https://js.stripe.com "
+    "https://hooks.stripe.com; connect-src 'self' https://api.stripe.com; "
+    "object-src 'none'; base-uri 'none'; frame-ancestors 'none'"
+)
+_PAYMENT_METHOD = re.compile(r"pm_[A-Za-z0-9_]{1,100}")
+
+
+def stripe_publishable_key(page: Page) -> str:
+    """The key for Stripe.js when top-ups go through Stripe, else ""."""
+    settings = page.envoi.settings
+    return settings.stripe.publishable_key if settings.enabled_card_processor == "stripe" else ""
 
 
 @router.get("/wallet/topup")
@@ -343,7 +364,9 @@ def topup_form(page: PageDep, request_id: str | None = None) -> Response:
 @router.post("/wallet/topup")
 def topup(post: PostDep) -> Response:
     page, form = post.page, post.form
-    me = page.me
+    if stripe_publishable_key(page):
+        return _topup_with_stripe(page, form)
+    page.me  # noqa: B018 - private page
     errors: Errors = {}
     _required(form, errors, page, "amount", "card_number", "expiry", "cvc")
     amount = _euros_to_minor(form.get("amount", ""))
@@ -360,6 +383,32 @@ def topup(post: PostDep) -> Response:
     card = CardDetails(
         number, int(expiry.group(1)), year + 2000 if year < 100 else year, form["cvc"]
     )
+    return _topup_charge(page, form, values, amount, card)
+
+
+def _topup_with_stripe(page: Page, form: dict[str, str]) -> Response:
+    """The Stripe form: an amount and the PaymentMethod id Stripe.js made of the card."""
+    errors: Errors = {}
+    _required(form, errors, page, "amount")
+    amount = _euros_to_minor(form.get("amount", ""))
+    if form.get("amount") and amount is None:
+        errors["amount"] = page._("topup.amount_invalid")
+    if not _PAYMENT_METHOD.fullmatch(form.get("payment_method", "")):
+        errors["card_number"] = page._("form.required")
+    values = {"amount": form.get("amount", "")}
+    if errors or amount is None:
+        return _topup_form(page, values=values, errors=errors, status=422)
+    return _topup_charge(page, form, values, amount, CardToken(form["payment_method"]))
+
+
+def _topup_charge(
+    page: Page,
+    form: dict[str, str],
+    values: dict[str, str],
+    amount: int,
+    card: CardDetails | CardToken,
+) -> Response:
+    me = page.me
     try:
         result = page.envoi.funding.top_up(me.id, amount, card, request_key=form.get("request_key"))
     except EnvoiError as exc:

@@ -76,6 +76,7 @@ class StripeCardProcessor:
         api_base: str | None = None,
         redirect_3ds: bool = True,
         http_client: stripe.HTTPClient | None = None,  # tests: recorded responses
+        publishable_key: str = "",
     ) -> None:
         if not secret_key:
             raise ValueError("ENVOI_STRIPE__SECRET_KEY is required for the stripe processor")
@@ -87,6 +88,7 @@ class StripeCardProcessor:
             http_client=http_client,
         )
         self.base_url = base_url.rstrip("/")
+        self.publishable_key = publishable_key  # for Stripe.js in the wallet page
         # Where the card issuer sends the cardholder back after 3-D Secure (Stripe adds
         # ``payment_intent``). Without it Stripe answers ``use_stripe_sdk`` and Stripe.js
         # runs the challenge in the page instead (the only way localstripe knows).
