@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from enum import StrEnum
 from typing import Any
 
@@ -88,13 +89,26 @@ class ErrorCode(StrEnum):
     RECEIVABLE_OUTSTANDING = "RECEIVABLE_OUTSTANDING"  # owes envoi after a dispute: no payout
 
 
+# In a Python ``str`` a surrogate code point is always a lone one: a valid pair from
+# JSON is decoded into the one character it stands for.
+_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+def encodable(text: str) -> str:
+    """``text`` with any lone surrogate replaced by U+FFFD, so it always encodes to UTF-8."""
+    return _SURROGATE.sub("\ufffd", text)
+
+
 class EnvoiError(Exception):
     """Any refusal envoi explains to a person: a stable code plus its parameters."""
 
     def __init__(self, code: ErrorCode, **params: Any) -> None:
         super().__init__(code.value)
         self.code = code
-        self.params = params
+        # A parameter may be whatever a client sent, and it is echoed in answers, pages
+        # and logs: keep only text that can be written out (a lone UTF-16 surrogate from
+        # a JSON "\\ud800" cannot be encoded, and failed the whole answer with a 500).
+        self.params = {k: encodable(v) if isinstance(v, str) else v for k, v in params.items()}
 
     def __repr__(self) -> str:
         return f"EnvoiError({self.code.value}, {self.params!r})"

@@ -7,7 +7,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from envoi.domain.errors import EnvoiError, ErrorCode
+from envoi.domain.errors import EnvoiError, ErrorCode, encodable
 from envoi.domain.messages import pick_locale, render_error
 from envoi.domain.model import Locale
 from envoi.services.unit_of_work import TransientConflict
@@ -85,10 +85,12 @@ def install(app: FastAPI) -> None:
         problems = [
             {
                 # Names only: list positions ("0") say nothing to a person.
-                "field": ".".join(
-                    str(p) for p in err.get("loc", ()) if p != "body" and not isinstance(p, int)
-                )
-                or "body",
+                "field": encodable(
+                    ".".join(
+                        str(p) for p in err.get("loc", ()) if p != "body" and not isinstance(p, int)
+                    )
+                    or "body"
+                ),
                 "problem": str(err.get("type", "invalid")),
             }
             for err in exc.errors()

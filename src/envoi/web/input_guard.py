@@ -1,4 +1,5 @@
-"""Refuse NUL characters and oversized bodies at the edge, before any route sees them.
+"""Refuse NUL characters, lone surrogates and oversized bodies at the edge, before any route
+sees them.
 
 PostgreSQL text columns cannot hold a NUL (``\\x00``): a NUL that reaches the
 database fails the statement and the caller gets a 500. SQLite would store it
@@ -9,6 +10,13 @@ looks at the raw request once:
 * the body, buffered (at most ``max_body`` bytes, else 413) and replayed to the
   application: a raw NUL byte anywhere; in a form (``application/x-www-form-urlencoded``)
   a ``%00``; in any other body a JSON ``\\u0000`` escape (any case, not itself escaped).
+
+A lone UTF-16 surrogate (JSON ``"\\ud800"``, or its raw UTF-8-like bytes, which Python's
+``json`` also decodes) becomes a ``str`` that cannot be encoded: it failed in the database
+driver or in the answer that echoed it (500). Every JSON body is checked for one: an
+escaped high surrogate must be followed at once by an escaped low one, and a low one must
+follow a high one. Forms, paths and query strings are decoded with replacement characters
+and cannot carry one.
 
 A refused API request gets the usual JSON error (``VALIDATION_ERROR``, 422) in
 the caller's language; a web wallet page gets a short HTML page instead.
@@ -38,6 +46,10 @@ JSON_PREFIXES: Final = ("/api/", "/sandbox/", "/healthz", "/docs", "/redoc", "/o
 # A ``\u0000`` escape preceded by an even number of backslashes (``\\u0000`` is text).
 _JSON_NUL = re.compile(rb"(?<!\\)(?:\\\\)*\\u0000", re.IGNORECASE)
 _PERCENT_NUL = b"%00"
+# Every escape in a JSON string, in order (``\\\\`` is consumed as a pair, so the ``u``
+# escapes found are real ones); and UTF-8-style bytes of a surrogate, which UTF-8 forbids.
+_JSON_ESCAPE = re.compile(rb"\\(?:u([0-9a-fA-F]{4})|.)", re.DOTALL)
+_RAW_SURROGATE = re.compile(rb"\xed[\xa0-\xbf][\x80-\xbf]")
 
 _REASONS: Final[dict[str, dict[Locale, str]]] = {
     "path": {
@@ -52,6 +64,10 @@ _REASONS: Final[dict[str, dict[Locale, str]]] = {
         "fr": "caractère NUL interdit dans le corps de la requête",
         "en": "NUL character not allowed in the request body",
     },
+    "surrogate": {
+        "fr": "caractère invalide (moitié isolée d'une paire UTF-16) dans le corps de la requête",
+        "en": "invalid character (lone UTF-16 surrogate) in the request body",
+    },
     "too_large": {
         "fr": "corps de la requête trop volumineux ({limit} octets au plus)",
         "en": "request body too large ({limit} bytes at most)",
@@ -64,7 +80,8 @@ class _ClientGoneError(Exception):
 
 
 class InputGuard:
-    """ASGI middleware: 422 for a NUL in path, query or body; 413 for a body over the cap."""
+    """ASGI middleware: 422 for a NUL in path, query or body or a lone surrogate in a JSON
+    body; 413 for a body over the cap."""
 
     def __init__(self, app: ASGIApp, max_body: int = MAX_BODY) -> None:
         self.app = app
@@ -90,6 +107,8 @@ class InputGuard:
             problem = ("query", 422)
         elif _body_has_nul(body, conn.headers.get("content-type", "")):
             problem = ("body", 422)
+        elif _body_has_lone_surrogate(body, conn.headers.get("content-type", "")):
+            problem = ("surrogate", 422)
         if problem is not None:
             reason, status = problem
             await _refuse(conn, reason, status, self.max_body)(scope, receive, send)
@@ -116,6 +135,28 @@ def _body_has_nul(body: bytes, content_type: str) -> bool:
     if media == "application/x-www-form-urlencoded":
         return _PERCENT_NUL in body
     return _JSON_NUL.search(body) is not None
+
+
+def _body_has_lone_surrogate(body: bytes, content_type: str) -> bool:
+    media = content_type.split(";", 1)[0].strip().lower()
+    if media == "application/x-www-form-urlencoded":
+        return False  # percent-decoding replaces what is not UTF-8
+    if _RAW_SURROGATE.search(body):
+        return True
+    if b"\\u" not in body:
+        return False
+    high_until: int | None = None  # where the escape after a high surrogate must start
+    for match in _JSON_ESCAPE.finditer(body):
+        unit = int(match.group(1), 16) if match.group(1) else None
+        if high_until is not None:
+            if unit is None or not 0xDC00 <= unit <= 0xDFFF or match.start() != high_until:
+                return True
+            high_until = None
+        elif unit is not None and 0xD800 <= unit <= 0xDBFF:
+            high_until = match.end()
+        elif unit is not None and 0xDC00 <= unit <= 0xDFFF:
+            return True
+    return high_until is not None
 
 
 async def _read_body(receive: Receive, limit: int) -> bytes | None:
