@@ -61,8 +61,10 @@ FLOW_ERRORS: dict[ErrorCode, dict[str, str]] = {
         "en": "Invalid handle: 1 to 15 letters, digits or _.",
     },
     ErrorCode.INVALID_DISPLAY_NAME: {
-        "fr": "Nom invalide : 1 à 100 caractères visibles, sans caractères de contrôle.",
-        "en": "Invalid name: 1 to 100 visible characters, no control characters.",
+        "fr": "Nom invalide : 1 à 100 caractères visibles, sans caractère de contrôle ni "
+        "mélange d'alphabets (comme un В cyrillique dans un nom latin).",
+        "en": "Invalid name: 1 to 100 visible characters, no control characters and no mix "
+        "of alphabets (such as a Cyrillic В in a Latin name).",
     },
     ErrorCode.INVALID_HASHTAG: {
         "fr": "Hashtag invalide : 2 à 50 lettres, chiffres ou _ sans accent, pas seulement "

@@ -11,6 +11,7 @@ import structlog
 from envoi.domain import accounts
 from envoi.domain.errors import EnvoiError, ErrorCode
 from envoi.domain.model import Identity, Locale, Member, MemberKind, Pot, Privacy
+from envoi.domain.names import name_problem, normalise_email
 from envoi.ledger.model import Account, AccountFlags, CreateAccountResult
 from envoi.money import Money
 from envoi.services.context import Context
@@ -29,21 +30,30 @@ from envoi.services.unit_of_work import retry_conflicts
 
 log = structlog.get_logger(__name__)
 
-EMAIL_FORMAT = re.compile(r"[^@\s]+@[^@\s]+\.[^@\s]+")
 HASHTAG_FORMAT = re.compile(r"[A-Za-z0-9_]{2,50}")
 # A fixed hash to verify against when the e-mail is unknown, so timing does not tell.
 _DUMMY_HASH = hash_password("envoi-timing-equaliser")
 
 
-def clean_display_name(name: str) -> str:
-    """Names are shown to other people: no control, format (bidi, zero-width) or private
-    characters that could disguise them."""
-    name = name.strip()
-    if not 1 <= len(name) <= 100 or any(
-        unicodedata.category(c) in {"Cc", "Cf", "Co", "Cs", "Zl", "Zp"} for c in name
-    ):
+def clean_display_name(name: str, max_length: int = 100) -> str:
+    """Names are shown to other people, payers first: no invisible characters and no
+    mixed scripts that could disguise them (``envoi.domain.names``)."""
+    name = unicodedata.normalize("NFC", name.strip())
+    if not 1 <= len(name) <= max_length:
         raise EnvoiError(ErrorCode.INVALID_DISPLAY_NAME)
+    problem = name_problem(name)
+    if problem is not None:
+        raise EnvoiError(ErrorCode.INVALID_DISPLAY_NAME, problem=problem)
     return name
+
+
+def _sign_in_email(email: str) -> str:
+    """The stored form of what was typed at sign-in; an address refused at sign-up today
+    is still looked up as typed (it may predate the rule, and it cannot match another)."""
+    try:
+        return normalise_email(email)
+    except EnvoiError:
+        return email.strip().lower()
 
 
 class Members:
@@ -62,9 +72,7 @@ class Members:
         verified: bool = False,
         privacy: Privacy = Privacy.PUBLIC,
     ) -> Member:
-        email = email.strip().lower()
-        if not EMAIL_FORMAT.fullmatch(email):
-            raise EnvoiError(ErrorCode.VALIDATION_ERROR, reason="email")
+        email = normalise_email(email)
         if len(password) < 8:
             raise EnvoiError(ErrorCode.VALIDATION_ERROR, reason="password (8+)")
         display_name = clean_display_name(display_name)
@@ -102,7 +110,7 @@ class Members:
     def issue_token(self, email: str, password: str) -> str:
         now = self.ctx.clock.now()
         with self.ctx.uow() as uow:
-            found = uow.members.credentials(email.strip().lower())
+            found = uow.members.credentials(_sign_in_email(email))
             if found is None:
                 verify_password(_DUMMY_HASH, password)
                 raise EnvoiError(ErrorCode.INVALID_CREDENTIALS)
@@ -227,7 +235,7 @@ class Members:
         pot = Pot(
             id=new_id("pot"),
             hashtag=tag.lower(),
-            title=title.strip() or tag,
+            title=clean_display_name(title, max_length=200) if title.strip() else tag,
             owner_member_id=member_id,
             goal=Money(goal_minor, currency) if goal_minor else None,
             created_at=self.ctx.clock.now(),

@@ -86,6 +86,12 @@ STRINGS: dict[str, dict[Locale, str]] = {
     "form.language": {"fr": "Langue", "en": "Language"},
     "form.required": {"fr": "Champ obligatoire.", "en": "This field is required."},
     "form.invalid_email": {"fr": "Adresse e-mail invalide.", "en": "Invalid e-mail address."},
+    "form.email_lookalike": {
+        "fr": "Adresse e-mail invalide : avant le @, seulement des lettres latines sans accent, "
+        "des chiffres et . _ + - ; le domaine dans un seul alphabet.",
+        "en": "Invalid e-mail address: before the @, only unaccented Latin letters, digits "
+        "and . _ + -; the domain in a single alphabet.",
+    },
     "form.password_short": {
         "fr": "Le mot de passe doit compter 8 caractères au moins.",
         "en": "The password must be at least 8 characters.",

@@ -17,9 +17,10 @@ from fastapi import APIRouter, Depends, Query, Request, Response
 
 from envoi.domain.errors import EnvoiError, ErrorCode
 from envoi.domain.model import IntentState, MemberKind, Privacy
+from envoi.domain.names import normalise_email
 from envoi.money import Money
 from envoi.services.funding import MAX_TOPUP_MINOR, MIN_TOPUP_MINOR
-from envoi.services.members import EMAIL_FORMAT, HASHTAG_FORMAT
+from envoi.services.members import HASHTAG_FORMAT
 from envoi.services.ports import CardDetails, CardToken
 from envoi.services.secrets import PIN_FORMAT
 from envoi.web.errors import STATUS
@@ -120,8 +121,12 @@ def signup(post: PostDep) -> Response:
     page, form = post.page, post.form
     errors: Errors = {}
     _required(form, errors, page, "display_name", "email", "password")
-    if form.get("email") and not EMAIL_FORMAT.fullmatch(form["email"]):
-        errors["email"] = page._("form.invalid_email")
+    if form.get("email"):
+        try:
+            normalise_email(form["email"])
+        except EnvoiError as exc:
+            lookalike = exc.params.get("problem") in {"local_not_ascii", "mixed_scripts"}
+            errors["email"] = page._("form.email_lookalike" if lookalike else "form.invalid_email")
     if form.get("password") and len(form["password"]) < 8:
         errors["password"] = page._("form.password_short")
     locale = as_locale(form.get("locale")) or page.locale

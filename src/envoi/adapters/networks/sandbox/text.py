@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import unicodedata
 
 from envoi.adapters.networks.sandbox.tables import (
     DISPLAY_NAME_MAX,
@@ -10,6 +11,7 @@ from envoi.adapters.networks.sandbox.tables import (
     IDEMPOTENCY_KEY_MAX,
 )
 from envoi.domain.errors import EnvoiError, ErrorCode
+from envoi.domain.names import name_problem
 
 POST_MAX = 500
 
@@ -52,10 +54,15 @@ def _check_chars(value: str, field: str) -> None:
 
 
 def check_display_name(value: str) -> str:
-    name = value.strip()
+    name = unicodedata.normalize("NFC", value.strip())
     _check_chars(name, "display_name")
     if not name or "\n" in name or "\t" in name or len(name) > DISPLAY_NAME_MAX:
         raise EnvoiError(ErrorCode.VALIDATION_ERROR, field="display_name", max=DISPLAY_NAME_MAX)
+    # Payers read this name before they pay: no zero-width characters, no "Вob" with a
+    # Cyrillic В (a real network would not refuse them; envoi flags them there instead).
+    problem = name_problem(name)
+    if problem is not None:
+        raise EnvoiError(ErrorCode.VALIDATION_ERROR, field="display_name", reason=problem)
     return name
 
 
