@@ -98,6 +98,14 @@ class Settings(BaseSettings):
     limit_unverified_monthly_minor: int = 250_00
     commands_per_minute: int = 10
 
+    # Sign-in and sign-up throttles (``services/throttle.py``).
+    signin_free_attempts_per_account: int = Field(default=5, ge=1)
+    signin_free_attempts_per_ip: int = Field(default=20, ge=1)
+    signin_first_delay_s: float = Field(default=1.0, gt=0)
+    signin_max_delay_s: float = Field(default=15 * 60, gt=0)
+    signin_window_s: int = Field(default=3600, ge=1)
+    signups_per_ip_per_hour: int = Field(default=20, ge=1)
+
     # Fees per kind; person-to-person is free by default.
     fee_send: FeeRule = FeeRule()
     fee_request: FeeRule = FeeRule()

@@ -55,6 +55,10 @@ def running_server(database_url: str, log_dir: Path, **settings: str) -> Iterato
         "ENVOI_TOKEN_KEY": secrets.token_urlsafe(48),
         # Tests pay with the sandbox network and cards, on PostgreSQL too.
         "ENVOI_SANDBOX": "1",
+        # Every test person signs up and in from 127.0.0.1: lift the per-address throttles
+        # (tests/e2e/test_throttle.py starts its own server with the real ones).
+        "ENVOI_SIGNUPS_PER_IP_PER_HOUR": "100000",
+        "ENVOI_SIGNIN_FREE_ATTEMPTS_PER_IP": "100000",
         **{f"ENVOI_{k.upper()}": v for k, v in settings.items()},
     }
     # No ENVOI_BASE_URL: ``envoi run`` derives the links it sends from where it listens.

@@ -21,6 +21,14 @@ FLOW_ERRORS: dict[ErrorCode, dict[str, str]] = {
         "fr": "E-mail ou mot de passe incorrect.",
         "en": "Wrong e-mail or password.",
     },
+    ErrorCode.TOO_MANY_ATTEMPTS: {
+        "fr": "Trop de tentatives de connexion. Par sécurité, réessayez dans {retry_after_s} s.",
+        "en": "Too many sign-in attempts. For your security, try again in {retry_after_s} s.",
+    },
+    ErrorCode.TOO_MANY_SIGNUPS: {
+        "fr": "Trop de comptes ouverts depuis cette connexion. Réessayez dans {minutes} min.",
+        "en": "Too many accounts opened from this connection. Try again in {minutes} min.",
+    },
     ErrorCode.EMAIL_TAKEN: {
         "fr": "Un compte existe déjà avec cet e-mail.",
         "en": "An account with this e-mail already exists.",

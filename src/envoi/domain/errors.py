@@ -32,6 +32,8 @@ class ErrorCode(StrEnum):
     VALIDATION_ERROR = "VALIDATION_ERROR"
     UNAUTHENTICATED = "UNAUTHENTICATED"
     INVALID_CREDENTIALS = "INVALID_CREDENTIALS"
+    TOO_MANY_ATTEMPTS = "TOO_MANY_ATTEMPTS"  # sign-in throttled: params retry_after_s
+    TOO_MANY_SIGNUPS = "TOO_MANY_SIGNUPS"  # sign-up throttled: params retry_after_s, minutes
     EMAIL_TAKEN = "EMAIL_TAKEN"
     NOT_FOUND = "NOT_FOUND"
     INVALID_PIN_FORMAT = "INVALID_PIN_FORMAT"

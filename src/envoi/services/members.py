@@ -26,6 +26,7 @@ from envoi.services.secrets import (
     token_digest,
     verify_password,
 )
+from envoi.services.throttle import SignInThrottle
 from envoi.services.unit_of_work import retry_conflicts
 
 log = structlog.get_logger(__name__)
@@ -71,11 +72,17 @@ class Members:
         kind: MemberKind = MemberKind.PERSON,
         verified: bool = False,
         privacy: Privacy = Privacy.PUBLIC,
+        client: str | None = None,
     ) -> Member:
+        """``client``: the caller's address, counted by the sign-up throttle (None for
+        the operator's own tools: demo, CLI)."""
         email = normalise_email(email)
         if len(password) < 8:
             raise EnvoiError(ErrorCode.VALIDATION_ERROR, reason="password (8+)")
         display_name = clean_display_name(display_name)
+        # Counted before the e-mail is looked at, so EMAIL_TAKEN cannot be asked for
+        # more than a few addresses an hour.
+        SignInThrottle(self.ctx).count_signup(client)
         member_id = new_id("mem")
         password_hash = hash_password(password)
         now = self.ctx.clock.now()
@@ -107,19 +114,26 @@ class Members:
         return member
 
     @retry_conflicts
-    def issue_token(self, email: str, password: str) -> str:
+    def issue_token(self, email: str, password: str, *, client: str | None = None) -> str:
+        """A new API token for the right password; throttled per e-mail and per ``client``
+        address (``services/throttle.py``)."""
+        email = _sign_in_email(email)
+        throttle = SignInThrottle(self.ctx)
+        keys = throttle.keys(email, client)
         now = self.ctx.clock.now()
         with self.ctx.uow() as uow:
-            found = uow.members.credentials(_sign_in_email(email))
+            throttle.check(uow, keys, now)
+            found = uow.members.credentials(email)
             if found is None:
                 verify_password(_DUMMY_HASH, password)
+            if found is None or not verify_password(found[1], password):
+                throttle.failed(uow, keys, now)
+                uow.commit()
                 raise EnvoiError(ErrorCode.INVALID_CREDENTIALS)
-            member_id, password_hash = found
-            if not verify_password(password_hash, password):
-                raise EnvoiError(ErrorCode.INVALID_CREDENTIALS)
+            throttle.succeeded(uow, keys)
             token = new_token()
             expires = now + timedelta(seconds=self.ctx.settings.token_ttl_s)
-            uow.members.add_token(token_digest(token), member_id, now, expires)
+            uow.members.add_token(token_digest(token), found[0], now, expires)
             uow.commit()
         return token
 

@@ -42,7 +42,8 @@ import random
 import time
 from collections import Counter
 from collections.abc import Callable
-from datetime import datetime
+from dataclasses import dataclass
+from datetime import datetime, timedelta
 from types import TracebackType
 from typing import Any, ParamSpec, Protocol, Self, TypeVar
 
@@ -307,6 +308,27 @@ class CardRepo(Protocol):
     def transfer_amount(self, transfer_id: str) -> int | None: ...
 
 
+@dataclass(frozen=True)
+class ThrottleState:
+    count: int
+    window_start: datetime
+    blocked_until: datetime | None
+
+
+class ThrottleRepo(Protocol):
+    def lock(self, key: str, scope: str, now: datetime) -> ThrottleState:
+        """The key's row, created if new, locked until the transaction ends."""
+        ...
+
+    def count(self, key: str, now: datetime, window: timedelta) -> ThrottleState:
+        """Count one more within the window (a stale window restarts at 1)."""
+        ...
+
+    def block(self, key: str, until: datetime) -> None: ...
+
+    def clear(self, key: str) -> None: ...
+
+
 class UnitOfWork(Protocol):
     # Read-only members: an implementation may hold more specific repository types.
     @property
@@ -327,6 +349,8 @@ class UnitOfWork(Protocol):
     def notices(self) -> NoticeRepo: ...
     @property
     def card(self) -> CardRepo: ...
+    @property
+    def throttle(self) -> ThrottleRepo: ...
 
     def __enter__(self) -> Self: ...
 

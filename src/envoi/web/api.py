@@ -35,6 +35,12 @@ def get_envoi(request: Request) -> Envoi:
 App = Annotated[Envoi, Depends(get_envoi)]
 
 
+def client_address(request: Request) -> str | None:
+    """The caller's address for the sign-in and sign-up throttles. Behind a proxy, set
+    uvicorn's ``FORWARDED_ALLOW_IPS`` to the proxy's address so this is the client's."""
+    return request.client.host if request.client else None
+
+
 def current_member(
     request: Request,
     envoi: App,
@@ -205,8 +211,9 @@ def _iso(value: datetime | None) -> str | None:
 
 
 @router.post("/members", status_code=201, tags=["members"])
-def create_member(body: NewMember, envoi: App) -> dict[str, Any]:
+def create_member(body: NewMember, envoi: App, request: Request) -> dict[str, Any]:
     member = envoi.members.register(
+        client=client_address(request),
         email=body.email,
         password=body.password,
         display_name=body.display_name,
@@ -217,8 +224,8 @@ def create_member(body: NewMember, envoi: App) -> dict[str, Any]:
 
 
 @router.post("/auth/token", tags=["members"])
-def create_token(body: Credentials, envoi: App) -> dict[str, str]:
-    token = envoi.members.issue_token(body.email, body.password)
+def create_token(body: Credentials, envoi: App, request: Request) -> dict[str, str]:
+    token = envoi.members.issue_token(body.email, body.password, client=client_address(request))
     return {"access_token": token, "token_type": "bearer"}
 
 

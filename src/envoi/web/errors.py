@@ -45,9 +45,17 @@ STATUS: dict[ErrorCode, int] = {
     ErrorCode.INTENT_EXPIRED: 410,
     ErrorCode.RATE_LIMITED: 429,
     ErrorCode.BUSY: 503,
+    ErrorCode.TOO_MANY_ATTEMPTS: 429,
+    ErrorCode.TOO_MANY_SIGNUPS: 429,
 }
 # Contention passes: a client may send the same request again a moment later.
 RETRY_AFTER_S = "1"
+
+
+def retry_headers(error: EnvoiError) -> dict[str, str] | None:
+    """``Retry-After`` for a refusal that says when to come back."""
+    wait = error.params.get("retry_after_s")
+    return {"Retry-After": str(wait)} if isinstance(wait, int) else None
 
 
 def request_locale(request: Request) -> Locale:
@@ -70,7 +78,7 @@ def install(app: FastAPI) -> None:
     @app.exception_handler(EnvoiError)
     async def envoi_error(request: Request, exc: EnvoiError) -> JSONResponse:
         status = STATUS.get(exc.code, 400)
-        headers = {"Retry-After": RETRY_AFTER_S} if status == 503 else None
+        headers = retry_headers(exc) or ({"Retry-After": RETRY_AFTER_S} if status == 503 else None)
         return JSONResponse(
             error_body(exc, request_locale(request)), status_code=status, headers=headers
         )

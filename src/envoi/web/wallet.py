@@ -10,7 +10,7 @@ import re
 import secrets
 from dataclasses import dataclass
 from decimal import Decimal
-from typing import Annotated
+from typing import Annotated, Any
 from urllib.parse import urlsplit
 
 from fastapi import APIRouter, Depends, Query, Request, Response
@@ -23,7 +23,8 @@ from envoi.services.funding import MAX_TOPUP_MINOR, MIN_TOPUP_MINOR
 from envoi.services.members import HASHTAG_FORMAT
 from envoi.services.ports import CardDetails, CardToken
 from envoi.services.secrets import PIN_FORMAT
-from envoi.web.errors import STATUS
+from envoi.web.api import client_address
+from envoi.web.errors import STATUS, retry_headers
 from envoi.web.i18n import as_locale, decline_reason
 from envoi.web.wallet_session import LANG_COOKIE
 from envoi.web.wallet_views import (
@@ -90,6 +91,13 @@ def _required(form: dict[str, str], errors: Errors, page: Page, *names: str) -> 
             errors.setdefault(name, page._("form.required"))
 
 
+def _throttled(page: Page, template: str, error: EnvoiError, **context: Any) -> Response:
+    """The form again with the throttle's message, as a 429 that says when to retry."""
+    response = page.render(template, status=429, **context)
+    response.headers.update(retry_headers(error) or {})
+    return response
+
+
 def _euros_to_minor(text: str) -> int | None:
     """``20``, ``12,50``, ``12.50 €`` -> minor units; anything else -> None (never a float)."""
     cleaned = re.sub(r"[\s\u00a0\u202f€]", "", text).replace(",", ".")
@@ -134,17 +142,31 @@ def signup(post: PostDep) -> Response:
     if not errors:
         try:
             page.envoi.members.register(
+                client=client_address(page.request),
                 email=form["email"],
                 password=form["password"],
                 display_name=form["display_name"],
                 locale=locale,
                 kind=MemberKind.PERSON,
             )
-            page.sign_in(page.envoi.members.issue_token(form["email"], form["password"]))
+            page.sign_in(
+                page.envoi.members.issue_token(
+                    form["email"], form["password"], client=client_address(page.request)
+                )
+            )
             # Where the newcomer was going (e.g. linking the account they just created).
             return page.redirect(safe_next(form.get("next")))
         except EnvoiError as exc:
             errors["email" if exc.code is ErrorCode.EMAIL_TAKEN else ""] = page.error_text(exc)
+            if exc.code is ErrorCode.TOO_MANY_SIGNUPS:
+                return _throttled(
+                    page,
+                    "signup.html",
+                    exc,
+                    values=values,
+                    errors=errors,
+                    next=safe_next(form.get("next")),
+                )
     target = safe_next(form.get("next"))
     return page.render("signup.html", status=422, values=values, errors=errors, next=target)
 
@@ -166,11 +188,19 @@ def login(post: PostDep) -> Response:
     _required(form, errors, page, "email", "password")
     if not errors:
         try:
-            page.sign_in(page.envoi.members.issue_token(form["email"], form["password"]))
+            token = page.envoi.members.issue_token(
+                form["email"], form["password"], client=client_address(page.request)
+            )
+            page.sign_in(token)
             return page.redirect(target)
         except EnvoiError as exc:
             # Never say which of the two was wrong.
             errors[""] = page.error_text(exc)
+            if exc.code is ErrorCode.TOO_MANY_ATTEMPTS:
+                values = {"email": form.get("email", "")}
+                return _throttled(
+                    page, "login.html", exc, values=values, errors=errors, next=target
+                )
     values = {"email": form.get("email", "")}
     return page.render("login.html", status=401, values=values, errors=errors, next=target)
 

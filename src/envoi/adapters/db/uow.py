@@ -15,6 +15,7 @@ from envoi.adapters.db.repo_card import SqlCard
 from envoi.adapters.db.repo_members import SqlIdentities, SqlMembers, SqlPots
 from envoi.adapters.db.repo_notices import SqlNotices
 from envoi.adapters.db.repo_payments import SqlInboundPosts, SqlIntents, SqlTopups
+from envoi.adapters.db.repo_security import SqlThrottle
 from envoi.faults import crash_point
 from envoi.services.unit_of_work import TransientConflict
 
@@ -35,6 +36,7 @@ class SqlUnitOfWork:
     topups: SqlTopups
     notices: SqlNotices
     card: SqlCard
+    throttle: SqlThrottle
 
     def __init__(self, engine: Engine, now: Callable[[], datetime]) -> None:
         self._engine = engine
@@ -54,6 +56,7 @@ class SqlUnitOfWork:
         self.topups = SqlTopups(conn)
         self.notices = SqlNotices(conn)
         self.card = SqlCard(conn)
+        self.throttle = SqlThrottle(conn)
         return self
 
     def commit(self) -> None:
