@@ -97,6 +97,8 @@ class Settings(BaseSettings):
     limit_unverified_per_payment_minor: int = 150_00
     limit_unverified_monthly_minor: int = 250_00
     commands_per_minute: int = 10
+    # A payee's network account younger than this is pointed out to the payer.
+    new_account_days: int = Field(default=30, ge=0)
 
     # Sign-in and sign-up throttles (``services/throttle.py``).
     signin_free_attempts_per_account: int = Field(default=5, ge=1)

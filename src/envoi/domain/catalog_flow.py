@@ -210,6 +210,36 @@ EVENTS: dict[str, dict[str, str]] = {
         "fr": "@{payer}, confirmez {amount} pour {payee} dans votre portefeuille : {url}",
         "en": "@{payer}, confirm {amount} to {payee} in your wallet: {url}",
     },
+    "confirm_request_check": {
+        "fr": "@{payer}, vérifiez qui est {payee} dans votre portefeuille avant de confirmer "
+        "{amount} : {url}",
+        "en": "@{payer}, check who {payee} is in your wallet before you confirm {amount}: {url}",
+    },
+    "confirm_request_check_discreet": {
+        "fr": "@{payer}, vérifiez le destinataire dans votre portefeuille avant de confirmer : "
+        "{url}",
+        "en": "@{payer}, check the payee in your wallet before you confirm: {url}",
+    },
+    # Shown before the PIN (wallet page and API), one per ``PayeeWarning``.
+    "payee_warning.handle_reassigned": {
+        "fr": "Attention : @{handle} n'est plus le compte que vous avez payé auparavant, ou "
+        "qu'un portefeuille avait relié, sous ce nom. Ce nom a pu changer de propriétaire : "
+        "vérifiez qui c'est avant de confirmer.",
+        "en": "Careful: @{handle} is no longer the account you paid before, or that a wallet "
+        "had linked, under this name. The name may have changed hands: check who this is "
+        "before you confirm.",
+    },
+    "payee_warning.new_account": {
+        "fr": "Attention : le compte @{handle} a été ouvert sur le réseau il y a moins de "
+        "{days} jours.",
+        "en": "Careful: the account @{handle} was opened on the network less than {days} days ago.",
+    },
+    "payee_warning.lookalike_name": {
+        "fr": "Attention : le nom affiché par @{handle} mélange des alphabets ou cache des "
+        "caractères ; il peut imiter quelqu'un d'autre.",
+        "en": "Careful: the name @{handle} shows mixes alphabets or hides characters; it may "
+        "imitate someone else.",
+    },
     "confirm_request_discreet": {
         "fr": "@{payer}, confirmez ce paiement dans votre portefeuille : {url}",
         "en": "@{payer}, confirm this payment in your wallet: {url}",

@@ -98,6 +98,19 @@ class Payee:
     pot_id: str | None = None
 
 
+class PayeeWarning(StrEnum):
+    """Why the payer should look twice at who receives: money follows the network user id,
+    and a handle can change hands (a renamed account, a newcomer taking the old name)."""
+
+    # The handle now names another network user than the one this payer paid before, or
+    # than a wallet's linked account last seen under it.
+    HANDLE_REASSIGNED = "handle_reassigned"
+    # The network account was opened recently (``ENVOI_NEW_ACCOUNT_DAYS``).
+    NEW_ACCOUNT = "new_account"
+    # The name the network shows mixes scripts or hides characters (``domain.names``).
+    LOOKALIKE_NAME = "lookalike_name"
+
+
 @dataclass(frozen=True, slots=True)
 class PaymentIntent:
     id: str
@@ -120,6 +133,9 @@ class PaymentIntent:
     settled_at: datetime | None = None
     claim_expires_at: datetime | None = None
     finished_at: datetime | None = None
+    # What the payer must read before the PIN about who holds the handle now (see
+    # ``PayeeWarning``); empty for a payee this payer already knows.
+    payee_warnings: tuple[PayeeWarning, ...] = ()
 
     @property
     def hold_id(self) -> str:

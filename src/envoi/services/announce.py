@@ -141,6 +141,10 @@ class Announcer:
         names = self._names(intent, payer)
         request = intent.kind is IntentKind.REQUEST
         key = "payment_requested" if request else "confirm_request"
+        if intent.payee_warnings:
+            # Never a friendly "to @bob" when @bob may be someone else now: send the payer
+            # to the wallet, which says what is off before the PIN.
+            key = "confirm_request_check"
         self._notify(payer.id, "asked_to_pay" if request else "to_confirm", names.raw, intent.id)
         self._announce(
             intent,

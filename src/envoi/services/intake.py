@@ -20,9 +20,11 @@ from envoi.domain.model import (
     Member,
     Payee,
     PayeeKind,
+    PayeeWarning,
     PaymentIntent,
     Privacy,
 )
+from envoi.domain.names import name_problem
 from envoi.faults import crash_point
 from envoi.ledger.model import Transfer, TransferFlags
 from envoi.money import Money
@@ -111,15 +113,15 @@ class Intake:
     def _handle(
         self, uow: UnitOfWork, post: InboundPost, result: ParseResult, resolved: _Resolved
     ) -> tuple[str, str | None]:
+        # Handles change: what the network reports now (the author, the people mentioned,
+        # the payee looked up) is what linked accounts show and replies name.
+        seen = [post.author, *post.mentions, *([resolved.user] if resolved.user else [])]
+        for user in {u.user_id: u for u in seen if u.network == post.network}.values():
+            uow.identities.update_handle(user.network, user.user_id, user.handle, user.display_name)
         if result.kind == "not_a_command":
             return "ignored", None
         now = self.ctx.clock.now()
         author = uow.identities.member_for(post.network, post.author.user_id)
-        if author is not None:
-            # Handles change: replies must name the account as it is called now.
-            uow.identities.update_handle(
-                post.network, post.author.user_id, post.author.handle, post.author.display_name
-            )
         locale = author.locale if author else self.ctx.settings.default_locale
         # A refusal can tell a lot (a balance too low, a cap reached): only members who
         # chose "public" get it in public.
@@ -267,6 +269,9 @@ class Intake:
             payer_handle=payer_account[1],
             created_at=now,
             expires_at=now + timedelta(seconds=settings.confirmation_window_s),
+            payee_warnings=(
+                () if kind is IntentKind.REQUEST else self._warnings(uow, payer, resolved, now)
+            ),
         )
         if kind is not IntentKind.REQUEST:
             # A request holds nothing until the asked person agrees.
@@ -275,6 +280,31 @@ class Intake:
             )
         uow.intents.add(intent)
         return intent, payer
+
+    def _warnings(
+        self, uow: UnitOfWork, payer: Member, resolved: _Resolved, now: datetime
+    ) -> tuple[PayeeWarning, ...]:
+        """What the payer must read before the PIN: money goes to whoever holds the handle
+        now, so say when that is not whom this payer paid before, when a wallet's linked
+        account was last seen under this handle, when the account is new, or when its
+        name disguises itself."""
+        user = resolved.user
+        if user is None:
+            return ()
+        other_before, known = uow.intents.payee_history(
+            payer.id, user.network, user.handle, user.user_id
+        )
+        warnings = []
+        if other_before or uow.identities.others_with_handle(
+            user.network, user.handle, user.user_id
+        ):
+            warnings.append(PayeeWarning.HANDLE_REASSIGNED)
+        young = timedelta(days=self.ctx.settings.new_account_days)
+        if not known and user.created_at is not None and now - user.created_at < young:
+            warnings.append(PayeeWarning.NEW_ACCOUNT)
+        if name_problem(user.display_name) is not None:
+            warnings.append(PayeeWarning.LOOKALIKE_NAME)
+        return tuple(warnings)
 
 
 def destination(intent: PaymentIntent) -> str:

@@ -55,6 +55,9 @@ class NetworkUser:
     user_id: str  # immutable id on the network: the only key money follows
     handle: str  # changeable screen name, without "@"
     display_name: str
+    # When the account was opened on the network, where the network says: a payment to
+    # an account a few days old is flagged to the payer (a handle may have been taken).
+    created_at: datetime | None = None
 
 
 @dataclass(frozen=True, slots=True)

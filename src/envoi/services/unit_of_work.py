@@ -139,6 +139,10 @@ class IdentityRepo(Protocol):
 
     def first_of_member(self, member_id: str, network: str) -> Identity | None: ...
 
+    def others_with_handle(self, network: str, handle: str, network_user_id: str) -> bool:
+        """A linked account other than this user was last seen under ``handle``."""
+        ...
+
     def update_handle(self, network: str, network_user_id: str, handle: str, name: str) -> None: ...
 
     def lock_account(self, network: str, network_user_id: str) -> None:
@@ -160,6 +164,12 @@ class IntentRepo(Protocol):
     def get(self, intent_id: str) -> PaymentIntent | None: ...
 
     def by_source(self, network: str, post_id: str) -> PaymentIntent | None: ...
+
+    def payee_history(
+        self, payer_member_id: str, network: str, handle: str, network_user_id: str
+    ) -> tuple[bool, bool]:
+        """(paid another user under this handle before, paid this user before)."""
+        ...
 
     def transition(
         self, intent_id: str, from_state: IntentState, to_state: IntentState, **fields: Any

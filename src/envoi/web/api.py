@@ -11,9 +11,11 @@ from pydantic import BaseModel, Field, model_validator
 
 from envoi.bootstrap import Envoi
 from envoi.domain.errors import EnvoiError, ErrorCode
+from envoi.domain.messages import render
 from envoi.domain.model import (
     Identity,
     IntentState,
+    Locale,
     Member,
     MemberKind,
     PaymentIntent,
@@ -161,7 +163,23 @@ def identity_view(identity: Identity) -> dict[str, Any]:
     }
 
 
-def intent_view(intent: PaymentIntent) -> dict[str, Any]:
+def payee_warnings(intent: PaymentIntent, locale: Locale, days: int) -> list[dict[str, str]]:
+    """What the payer must read before the PIN, in their language (``PayeeWarning``)."""
+    return [
+        {
+            "code": warning.value,
+            "message": render(
+                f"payee_warning.{warning.value}", locale, handle=intent.payee.handle, days=days
+            ),
+        }
+        for warning in intent.payee_warnings
+    ]
+
+
+def intent_view(
+    intent: PaymentIntent, reader: Member | None = None, days: int = 30
+) -> dict[str, Any]:
+    """``reader``: the member asking, for the language of the payee warnings."""
     return {
         "id": intent.id,
         "kind": intent.kind.value,
@@ -179,6 +197,7 @@ def intent_view(intent: PaymentIntent) -> dict[str, Any]:
         "expires_at": intent.expires_at.isoformat(),
         "settled_at": _iso(intent.settled_at),
         "claim_expires_at": _iso(intent.claim_expires_at),
+        "payee_warnings": payee_warnings(intent, reader.locale if reader else "en", days),
     }
 
 
@@ -306,7 +325,7 @@ def intents(
         found = envoi.wallet.to_confirm(member.id)  # only what this member must confirm
     else:
         found = envoi.wallet.intents(member.id, state)
-    return [intent_view(i) for i in found]
+    return [intent_view(i, member, envoi.settings.new_account_days) for i in found]
 
 
 @router.get("/me/intents/{intent_id}", tags=["payments"])
@@ -314,7 +333,7 @@ def intent(intent_id: str, member: Me, envoi: App) -> dict[str, Any]:
     found = envoi.wallet.intent(member.id, intent_id)
     if found is None:
         raise EnvoiError(ErrorCode.INTENT_NOT_FOUND)
-    return intent_view(found)
+    return intent_view(found, member, envoi.settings.new_account_days)
 
 
 @router.post("/me/intents/{intent_id}/confirm", tags=["payments"])
@@ -326,12 +345,13 @@ def confirm(intent_id: str, body: ConfirmIn, member: Me, envoi: App) -> dict[str
         expected_amount_minor=body.amount_minor,
         expected_payee=body.payee,
     )
-    return intent_view(confirmed)
+    return intent_view(confirmed, member, envoi.settings.new_account_days)
 
 
 @router.post("/me/intents/{intent_id}/cancel", tags=["payments"])
 def cancel(intent_id: str, member: Me, envoi: App) -> dict[str, Any]:
-    return intent_view(envoi.lifecycle.cancel(member.id, intent_id))
+    cancelled = envoi.lifecycle.cancel(member.id, intent_id)
+    return intent_view(cancelled, member, envoi.settings.new_account_days)
 
 
 @router.get("/me/history", tags=["wallet"])

@@ -23,7 +23,7 @@ from envoi.services.funding import MAX_TOPUP_MINOR, MIN_TOPUP_MINOR
 from envoi.services.members import HASHTAG_FORMAT
 from envoi.services.ports import CardDetails, CardToken
 from envoi.services.secrets import PIN_FORMAT
-from envoi.web.api import client_address
+from envoi.web.api import client_address, payee_warnings
 from envoi.web.errors import STATUS, retry_headers
 from envoi.web.i18n import as_locale, decline_reason
 from envoi.web.wallet_session import LANG_COOKIE
@@ -297,6 +297,9 @@ def _intent(
         "intent.html",
         status=status,
         view=intent_view(page, found),
+        warnings=payee_warnings(found, page.locale, page.envoi.settings.new_account_days)
+        if found.payer_member_id == page.me.id
+        else [],
         errors=errors or {},
         done=done,
         claim_days=page.envoi.settings.claim_window_s // 86400,

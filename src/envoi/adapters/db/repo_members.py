@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, RowMapping, and_, delete, select, update
+from sqlalchemy import Connection, RowMapping, and_, delete, func, select, update
 
 from envoi.adapters.db.rows import aware, insert_once, utc
 from envoi.adapters.db.tables import api_tokens, claim_locks, identities, members, pots
@@ -254,6 +254,16 @@ class SqlIdentities:
         )
         row = self.conn.execute(query.order_by(identities.c.linked_at).limit(1)).mappings().first()
         return _identity(row) if row else None
+
+    def others_with_handle(self, network: str, handle: str, network_user_id: str) -> bool:
+        """A linked account other than ``network_user_id`` was last seen as ``handle``
+        (its owner renamed since: the handle has changed hands)."""
+        query = select(identities.c.id).where(
+            identities.c.network == network,
+            func.lower(identities.c.handle) == handle.lower(),
+            identities.c.network_user_id != network_user_id,
+        )
+        return self.conn.execute(query.limit(1)).first() is not None
 
     def update_handle(self, network: str, network_user_id: str, handle: str, name: str) -> None:
         self.conn.execute(

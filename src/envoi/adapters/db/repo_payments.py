@@ -14,6 +14,7 @@ from envoi.domain.model import (
     IntentState,
     Payee,
     PayeeKind,
+    PayeeWarning,
     PaymentIntent,
     Privacy,
     Topup,
@@ -66,6 +67,7 @@ def _intent(row: RowMapping) -> PaymentIntent:
         settled_at=aware(row["settled_at"]),
         claim_expires_at=aware(row["claim_expires_at"]),
         finished_at=aware(row["finished_at"]),
+        payee_warnings=tuple(PayeeWarning(w) for w in row["payee_warnings"].split(",") if w),
     )
 
 
@@ -99,8 +101,32 @@ class SqlIntents:
                 source_post_id=intent.source_post_id,
                 created_at=utc(intent.created_at),
                 expires_at=utc(intent.expires_at),
+                payee_warnings=",".join(intent.payee_warnings),
             )
         )
+
+    def payee_history(
+        self, payer_member_id: str, network: str, handle: str, network_user_id: str
+    ) -> tuple[bool, bool]:
+        """(this payer once paid another network user under ``handle``, this payer has
+        paid this network user before): payments confirmed, whatever became of them."""
+        paid = (
+            select(payment_intents.c.payee_network_user_id, payment_intents.c.payee_handle)
+            .where(
+                payment_intents.c.payer_member_id == payer_member_id,
+                payment_intents.c.payee_network == network,
+                payment_intents.c.state.in_(("settled", "claimable", "claimed", "refunded")),
+                or_(
+                    func.lower(payment_intents.c.payee_handle) == handle.lower(),
+                    payment_intents.c.payee_network_user_id == network_user_id,
+                ),
+            )
+            .distinct()
+        )
+        rows = self.conn.execute(paid).all()
+        other = any(uid != network_user_id and h.lower() == handle.lower() for uid, h in rows)
+        known = any(uid == network_user_id for uid, _ in rows)
+        return other, known
 
     def get(self, intent_id: str) -> PaymentIntent | None:
         row = (

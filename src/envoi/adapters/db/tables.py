@@ -123,6 +123,8 @@ payment_intents = Table(
     Column("settled_at", TS),
     Column("claim_expires_at", TS),
     Column("finished_at", TS),
+    # Comma-separated ``PayeeWarning`` values the payer is shown before the PIN.
+    Column("payee_warnings", String(100), nullable=False, server_default=""),
     CheckConstraint("amount_minor > 0", name="amount_positive"),
     CheckConstraint("fee_minor >= 0", name="fee_non_negative"),
     CheckConstraint(

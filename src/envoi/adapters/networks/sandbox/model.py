@@ -33,7 +33,7 @@ class SandboxAccount:
     created_at: datetime
 
     def as_network_user(self) -> NetworkUser:
-        return NetworkUser(NETWORK, self.id, self.handle, self.display_name)
+        return NetworkUser(NETWORK, self.id, self.handle, self.display_name, self.created_at)
 
 
 ACCOUNT_COLUMNS = (

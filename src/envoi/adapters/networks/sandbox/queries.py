@@ -88,14 +88,16 @@ def load_posts(
     if not rows:
         return []
     by_post: dict[str, list[NetworkUser]] = {}
+    # The account's opening date comes along: a payer is told when a payee is new.
     mention_rows = conn.execute(
-        select(mentions)
+        select(mentions, accounts.c.created_at)
+        .join(accounts, accounts.c.id == mentions.c.account_id)
         .where(mentions.c.post_id.in_([r.id for r in rows]))
         .order_by(mentions.c.post_id, mentions.c.position)
     )
     for m in mention_rows:
         by_post.setdefault(m.post_id, []).append(
-            NetworkUser(NETWORK, m.account_id, m.handle, m.display_name)
+            NetworkUser(NETWORK, m.account_id, m.handle, m.display_name, aware(m.created_at))
         )
     return [
         SandboxPost(
