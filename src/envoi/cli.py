@@ -27,6 +27,8 @@ psp_app = typer.Typer(
     help="The card processor: reconciliation, refunds, what members owe.", no_args_is_help=True
 )
 app.add_typer(psp_app, name="psp")
+audit_app = typer.Typer(help="The hash-chained audit trail.", no_args_is_help=True)
+app.add_typer(audit_app, name="audit")
 
 
 def _safe_url(url: str) -> str:
@@ -242,6 +244,30 @@ def ledger_check() -> None:
             typer.echo(f"PROBLEM {problem}", err=True)
         raise typer.Exit(1)
     typer.echo("Ledger OK: every currency sums to zero and every balance matches its transfers.")
+
+
+@audit_app.command("verify")
+def audit_verify() -> None:
+    """Prove the audit trail: every chain unbroken, every hash recomputed, heads matching.
+
+    Prints each chain's head (shard, last seq, hash): kept elsewhere, they also prove
+    that no tail of a chain was cut off later."""
+    from envoi.adapters.db.audit import verify
+    from envoi.adapters.db.engine import make_engine
+
+    engine = make_engine(get_settings().database_url)
+    try:
+        with engine.connect() as conn:
+            verdict = verify(conn)
+    finally:
+        engine.dispose()
+    for shard, (seq, digest) in sorted(verdict.heads.items()):
+        typer.echo(f"head shard={shard} seq={seq} hash={digest}")
+    if verdict.problems:
+        for problem in verdict.problems:
+            typer.echo(f"PROBLEM {problem}", err=True)
+        raise typer.Exit(1)
+    typer.echo(f"Audit trail OK: {verdict.rows} rows in {len(verdict.heads)} chains.")
 
 
 @ledger_app.command("balance")

@@ -107,6 +107,7 @@ class Members:
             )
             (result,) = uow.ledger.create_accounts([wallet])
             assert result is CreateAccountResult.OK, result
+            uow.audit.record("member.registered", member_id, email=email, client=client)
             member = uow.members.get(member_id)
             assert member is not None
             uow.commit()
@@ -121,16 +122,25 @@ class Members:
         throttle = SignInThrottle(self.ctx)
         keys = throttle.keys(email, client)
         now = self.ctx.clock.now()
+        # The audit trail keeps the e-mail as typed and the address, never the password.
+        seen = {"email": email[:320], "client": client}
         with self.ctx.uow() as uow:
-            throttle.check(uow, keys, now)
+            try:
+                throttle.check(uow, keys, now)
+            except EnvoiError as refused:
+                uow.audit.record("signin.throttled", None, **seen, **refused.params)
+                uow.commit()
+                raise
             found = uow.members.credentials(email)
             if found is None:
                 verify_password(_DUMMY_HASH, password)
             if found is None or not verify_password(found[1], password):
                 throttle.failed(uow, keys, now)
+                uow.audit.record("signin.failed", found[0] if found else None, **seen)
                 uow.commit()
                 raise EnvoiError(ErrorCode.INVALID_CREDENTIALS)
             throttle.succeeded(uow, keys)
+            uow.audit.record("signin.ok", found[0], **seen)
             token = new_token()
             expires = now + timedelta(seconds=self.ctx.settings.token_ttl_s)
             uow.members.add_token(token_digest(token), found[0], now, expires)

@@ -339,6 +339,13 @@ class ThrottleRepo(Protocol):
     def clear(self, key: str) -> None: ...
 
 
+class AuditRecorder(Protocol):
+    def record(self, kind: str, member_id: str | None = None, /, **data: Any) -> None:
+        """Append an event to the audit trail when this transaction commits (never a PIN,
+        a password or a token)."""
+        ...
+
+
 class UnitOfWork(Protocol):
     # Read-only members: an implementation may hold more specific repository types.
     @property
@@ -361,6 +368,8 @@ class UnitOfWork(Protocol):
     def card(self) -> CardRepo: ...
     @property
     def throttle(self) -> ThrottleRepo: ...
+    @property
+    def audit(self) -> AuditRecorder: ...
 
     def __enter__(self) -> Self: ...
 

@@ -35,6 +35,7 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import DBAPIError
 
+from envoi.adapters.db.audit import AuditBuffer
 from envoi.adapters.db.ledger_tables import ledger_accounts, ledger_balances, ledger_transfers
 from envoi.faults import crash_point
 from envoi.ledger.model import (
@@ -157,9 +158,15 @@ class SqlLedger:
     """Implements ``LedgerStore`` with the connection's open transaction (never commits)."""
 
     def __init__(
-        self, conn: Connection, now: Callable[[], datetime], *, shards: int = DEFAULT_SHARDS
+        self,
+        conn: Connection,
+        now: Callable[[], datetime],
+        *,
+        shards: int = DEFAULT_SHARDS,
+        audit: AuditBuffer | None = None,
     ) -> None:
         self.conn = conn
+        self.audit = audit  # every transfer written and every pending one resolved
         self.now = now
         self.shards = shards  # balance rows of a new SHARDED account
         self._pg = conn.dialect.name == "postgresql"
@@ -305,6 +312,23 @@ class SqlLedger:
         return {r[0]: _stored(r) for r in rows}
 
     def _write(self, decision: Decision, locked: _Locked, now: datetime) -> None:
+        if self.audit is not None:
+            for t in decision.created:
+                self.audit.record(
+                    "ledger.transfer",
+                    None,
+                    transfer_id=t.id,
+                    debit_account_id=t.debit_account_id,
+                    credit_account_id=t.credit_account_id,
+                    amount=t.amount,
+                    currency=t.currency,
+                    code=t.code,
+                    pending_id=t.pending_id,
+                    state=t.state,
+                    reference=t.reference,
+                )
+            for pending_id, state in decision.resolved.items():
+                self.audit.record("ledger.resolved", None, pending_id=pending_id, state=state)
         heads: dict[str, str] = {}  # account -> its newest transfer, if this batch made one
         rows = self._rows(decision.created, locked.heads, heads, now)
         states = [(state, pid) for pid, state in decision.resolved.items()]

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import Connection, RowMapping, and_, delete, func, select, update
 
+from envoi.adapters.db.audit import AuditBuffer
 from envoi.adapters.db.rows import aware, insert_once, utc
 from envoi.adapters.db.tables import api_tokens, claim_locks, identities, members, pots
 from envoi.domain.model import Identity, Member, MemberKind, Pot, Privacy
@@ -58,8 +59,9 @@ def _pot(row: RowMapping) -> Pot:
 
 
 class SqlMembers:
-    def __init__(self, conn: Connection) -> None:
+    def __init__(self, conn: Connection, audit: AuditBuffer | None = None) -> None:
         self.conn = conn
+        self.audit = audit or AuditBuffer(lambda: datetime.now(UTC))
 
     def add(
         self,
@@ -131,6 +133,7 @@ class SqlMembers:
         self.conn.execute(
             update(members).where(members.c.id == member_id).values(pin_hash=pin_hash)
         )
+        self.audit.record("pin.set", member_id)
 
     def record_pin_failure(self, member_id: str) -> int:
         # One atomic increment: concurrent wrong PINs cannot overwrite each other's count.
@@ -140,12 +143,14 @@ class SqlMembers:
             .values(pin_failures=members.c.pin_failures + 1)
             .returning(members.c.pin_failures)
         ).scalar_one()
+        self.audit.record("pin.failed", member_id, pin_failures=int(failures))
         return int(failures)
 
     def lock_pin(self, member_id: str, until: datetime) -> None:
         self.conn.execute(
             update(members).where(members.c.id == member_id).values(pin_locked_until=utc(until))
         )
+        self.audit.record("pin.locked", member_id, pin_locked_until=utc(until).isoformat())
 
     def reset_pin_failures(self, member_id: str) -> None:
         self.conn.execute(
@@ -205,11 +210,12 @@ class SqlMembers:
 
 
 class SqlIdentities:
-    def __init__(self, conn: Connection) -> None:
+    def __init__(self, conn: Connection, audit: AuditBuffer | None = None) -> None:
         self.conn = conn
+        self.audit = audit or AuditBuffer(lambda: datetime.now(UTC))
 
     def add(self, identity: Identity) -> bool:
-        return insert_once(
+        added = insert_once(
             self.conn,
             identities,
             {
@@ -222,6 +228,15 @@ class SqlIdentities:
                 "linked_at": utc(identity.linked_at),
             },
         )
+        if added:
+            self.audit.record(
+                "identity.linked",
+                identity.member_id,
+                network=identity.network,
+                network_user_id=identity.network_user_id,
+                handle=identity.handle,
+            )
+        return added
 
     def member_for(self, network: str, network_user_id: str) -> Member | None:
         row = (
@@ -266,11 +281,23 @@ class SqlIdentities:
         return self.conn.execute(query.limit(1)).first() is not None
 
     def update_handle(self, network: str, network_user_id: str, handle: str, name: str) -> None:
-        self.conn.execute(
-            update(identities)
-            .where(identities.c.network == network, identities.c.network_user_id == network_user_id)
-            .values(handle=handle, display_name=name)
-        )
+        c = identities.c
+        mine = and_(c.network == network, c.network_user_id == network_user_id)
+        linked = self.conn.execute(
+            select(c.member_id, c.handle, c.display_name).where(mine)
+        ).first()
+        if linked is None or (linked.handle, linked.display_name) == (handle, name):
+            return  # not linked, or nothing new: no write
+        self.conn.execute(update(identities).where(mine).values(handle=handle, display_name=name))
+        if linked.handle != handle:
+            self.audit.record(
+                "identity.renamed",
+                linked.member_id,
+                network=network,
+                network_user_id=network_user_id,
+                old_handle=linked.handle,
+                new_handle=handle,
+            )
 
     def lock_account(self, network: str, network_user_id: str) -> None:
         # SQLite's BEGIN IMMEDIATE already serialises every writer.

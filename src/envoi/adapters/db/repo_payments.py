@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any, Literal, cast
 
 from sqlalchemy import Connection, RowMapping, and_, func, not_, or_, select, update
 
+from envoi.adapters.db.audit import AuditBuffer
 from envoi.adapters.db.rows import aware, insert_once, utc
 from envoi.adapters.db.tables import identities, inbound_posts, payment_intents, topups
 from envoi.domain.model import (
@@ -72,8 +73,9 @@ def _intent(row: RowMapping) -> PaymentIntent:
 
 
 class SqlIntents:
-    def __init__(self, conn: Connection) -> None:
+    def __init__(self, conn: Connection, audit: AuditBuffer | None = None) -> None:
         self.conn = conn
+        self.audit = audit or AuditBuffer(lambda: datetime.now(UTC))
 
     def add(self, intent: PaymentIntent) -> None:
         self.conn.execute(
@@ -103,6 +105,22 @@ class SqlIntents:
                 expires_at=utc(intent.expires_at),
                 payee_warnings=",".join(intent.payee_warnings),
             )
+        )
+        self.audit.record(
+            "intent.created",
+            intent.payer_member_id,
+            intent_id=intent.id,
+            kind=intent.kind.value,
+            state=intent.state.value,
+            amount_minor=intent.amount.minor,
+            fee_minor=intent.fee.minor,
+            currency=intent.amount.currency,
+            payee_kind=intent.payee.kind.value,
+            payee_member_id=intent.payee.member_id,
+            payee_network=intent.payee.network,
+            payee_network_user_id=intent.payee.network_user_id,
+            payee_handle=intent.payee.handle,
+            payee_warnings=list(intent.payee_warnings),
         )
 
     def payee_history(
@@ -153,12 +171,26 @@ class SqlIntents:
         self, intent_id: str, from_state: IntentState, to_state: IntentState, **fields: Any
     ) -> bool:
         values = {k: utc(v) if isinstance(v, datetime) else v for k, v in fields.items()}
-        result = self.conn.execute(
+        t = payment_intents.c
+        changed = self.conn.execute(
             update(payment_intents)
-            .where(payment_intents.c.id == intent_id, payment_intents.c.state == from_state.value)
+            .where(t.id == intent_id, t.state == from_state.value)
             .values(state=to_state.value, **values)
+            .returning(t.payer_member_id, t.amount_minor, t.fee_minor, t.currency)
+        ).first()
+        if changed is None:
+            return False
+        self.audit.record(
+            "intent.state",
+            changed.payer_member_id,
+            intent_id=intent_id,
+            from_state=from_state.value,
+            to_state=to_state.value,
+            amount_minor=changed.amount_minor,
+            fee_minor=changed.fee_minor,
+            currency=changed.currency,
         )
-        return bool(result.rowcount == 1)
+        return True
 
     def for_member(
         self, member_id: str, *, state: IntentState | None = None, limit: int = 100
@@ -338,11 +370,12 @@ def _topup(row: RowMapping) -> Topup:
 
 
 class SqlTopups:
-    def __init__(self, conn: Connection) -> None:
+    def __init__(self, conn: Connection, audit: AuditBuffer | None = None) -> None:
         self.conn = conn
+        self.audit = audit or AuditBuffer(lambda: datetime.now(UTC))
 
     def add_pending(self, topup: Topup, request_key: str) -> bool:
-        return insert_once(
+        added = insert_once(
             self.conn,
             topups,
             {
@@ -357,6 +390,16 @@ class SqlTopups:
                 "created_at": utc(topup.created_at),
             },
         )
+        if added:
+            self.audit.record(
+                "topup.created",
+                topup.member_id,
+                topup_id=topup.id,
+                amount_minor=topup.amount.minor,
+                currency=topup.amount.currency,
+                processor=topup.processor,
+            )
+        return added
 
     def _one(self, *where: Any) -> Topup | None:
         row = self.conn.execute(select(topups).where(*where)).mappings().first()
@@ -384,7 +427,7 @@ class SqlTopups:
         now: datetime,
     ) -> bool:
         done = status in ("succeeded", "declined")
-        result = self.conn.execute(
+        changed = self.conn.execute(
             update(topups)
             .where(topups.c.id == topup_id, topups.c.status == from_status)
             .values(
@@ -395,8 +438,21 @@ class SqlTopups:
                 action_url=action_url,
                 completed_at=utc(now) if done else None,
             )
+            .returning(topups.c.member_id, topups.c.amount_minor, topups.c.currency)
+        ).first()
+        if changed is None:
+            return False
+        self.audit.record(
+            "topup.status",
+            changed.member_id,
+            topup_id=topup_id,
+            from_status=from_status,
+            status=status,
+            amount_minor=changed.amount_minor,
+            currency=changed.currency,
+            decline_code=decline_code,
         )
-        return bool(result.rowcount == 1)
+        return True
 
     def pending_before(self, when: datetime, limit: int) -> list[Topup]:
         query = (

@@ -10,6 +10,7 @@ from typing import Self
 from sqlalchemy import Connection, Engine
 from sqlalchemy.exc import DBAPIError
 
+from envoi.adapters.db.audit import AuditBuffer, flush
 from envoi.adapters.db.ledger_store import SqlLedger
 from envoi.adapters.db.repo_card import SqlCard
 from envoi.adapters.db.repo_members import SqlIdentities, SqlMembers, SqlPots
@@ -37,6 +38,7 @@ class SqlUnitOfWork:
     notices: SqlNotices
     card: SqlCard
     throttle: SqlThrottle
+    audit: AuditBuffer
 
     def __init__(self, engine: Engine, now: Callable[[], datetime]) -> None:
         self._engine = engine
@@ -47,13 +49,16 @@ class SqlUnitOfWork:
         conn = self._engine.connect()
         conn.begin()
         self._conn = conn
-        self.ledger = SqlLedger(conn, self._now)
-        self.members = SqlMembers(conn)
-        self.identities = SqlIdentities(conn)
+        # Every repository that moves money or touches security records into one buffer,
+        # appended to the audit chain by ``commit`` in the same transaction.
+        self.audit = audit = AuditBuffer(self._now)
+        self.ledger = SqlLedger(conn, self._now, audit=audit)
+        self.members = SqlMembers(conn, audit)
+        self.identities = SqlIdentities(conn, audit)
         self.pots = SqlPots(conn)
-        self.intents = SqlIntents(conn)
+        self.intents = SqlIntents(conn, audit)
         self.posts = SqlInboundPosts(conn)
-        self.topups = SqlTopups(conn)
+        self.topups = SqlTopups(conn, audit)
         self.notices = SqlNotices(conn)
         self.card = SqlCard(conn)
         self.throttle = SqlThrottle(conn)
@@ -61,6 +66,7 @@ class SqlUnitOfWork:
 
     def commit(self) -> None:
         assert self._conn is not None
+        flush(self._conn, self.audit.take())  # last: the chain head is locked until commit
         crash_point("uow.before_commit")
         self._conn.commit()
         crash_point("uow.after_commit")
@@ -75,6 +81,7 @@ class SqlUnitOfWork:
     ) -> None:
         assert self._conn is not None
         try:
+            self.audit.take()  # events of a rolled-back transaction never happened
             self._conn.rollback()  # whatever was not committed
         finally:
             self._conn.close()
