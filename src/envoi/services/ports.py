@@ -57,7 +57,7 @@ class NetworkUser:
     display_name: str
     # When the account was opened on the network, where the network says: a payment to
     # an account a few days old is flagged to the payer (a handle may have been taken).
-    created_at: datetime | None = None
+    created_at: datetime | None = field(default=None, compare=False)
 
 
 @dataclass(frozen=True, slots=True)

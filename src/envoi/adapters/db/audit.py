@@ -180,7 +180,8 @@ def verify(conn: Connection) -> Verdict:
 
 def _rows(conn: Connection) -> Iterator[Any]:
     query = select(audit_log).order_by(audit_log.c.shard, audit_log.c.seq)
-    yield from conn.execution_options(yield_per=1000).execute(query)
+    # On the statement, not the connection: the option would stick to the connection.
+    yield from conn.execute(query.execution_options(yield_per=1000))
 
 
 def _content_problems(row: Any) -> list[str]:
