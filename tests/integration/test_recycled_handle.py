@@ -8,6 +8,9 @@ linked accounts show his new handle once the network reports it.
 
 from __future__ import annotations
 
+from sqlalchemy import Engine, update
+
+from envoi.adapters.networks.sandbox.tables import sandbox_accounts
 from envoi.domain.model import IntentState, PayeeWarning
 from envoi.web.api import intent_view
 from tests.integration.flow_app import BOT, PIN, World
@@ -78,3 +81,20 @@ def test_a_known_payee_is_not_flagged_and_a_new_one_is(world: World) -> None:
     world.post(alice, f"@{BOT} #envoyer 2€ @dan")
     (second,) = world.app.wallet.to_confirm(alice.member.id)
     assert second.payee_warnings == ()
+
+
+def test_a_disguised_network_name_is_flagged(world: World, engine: Engine) -> None:
+    """A real network lets anyone call themselves ``Вob Durand`` (Cyrillic В); the sandbox
+    refuses it, so the name is changed underneath it, as another network would serve it."""
+    alice = world.person("alice", funds=20_00)
+    world.person("eve", member=False)
+    with engine.begin() as conn:
+        conn.execute(
+            update(sandbox_accounts)
+            .where(sandbox_accounts.c.handle == "eve")
+            .values(display_name="\u0412ob Durand")
+        )
+    world.clock.advance(days=60)
+    world.post(alice, f"@{BOT} #envoyer 2€ @eve")
+    (intent,) = world.app.wallet.to_confirm(alice.member.id)
+    assert intent.payee_warnings == (PayeeWarning.LOOKALIKE_NAME,)
