@@ -26,6 +26,10 @@ which never waits and so cannot close a cycle:
    statement ordered by account id, and a transaction makes one such call;
 6. inserts only: notifications, outbox rows (their foreign keys take ``FOR KEY
    SHARE`` on ``members``, compatible with level 2).
+7. last, inside ``commit``: the ``audit_heads`` row of the chain the transaction's
+   audit events go to (``adapters/db/audit.py``), held only for those inserts and
+   the commit itself. (Sign-in throttle rows, ``auth_throttle``, are locked by
+   sign-in transactions that take nothing else but this level.)
 
 Should PostgreSQL still abort a transaction for a deadlock (``40P01``) or a
 serialization failure (``40001``) — a path outside this order, a lock an index
