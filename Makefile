@@ -66,8 +66,15 @@ chaos: $(STAMP)
 	@grep -E "^Done|stat::number_of_executed_units" atheris.log
 	@echo "Figures (one JSON line per run): chaos-report.jsonl; atheris: atheris.log"
 
-bench: $(STAMP)
+BENCH_STAMP := $(VENV)/.bench-installed
+$(BENCH_STAMP): $(STAMP)
+	$(BIN)/pip install --quiet -e '.[dev,bench]'
+	touch $(BENCH_STAMP)
+
+# Ratios against baselines measured in the same run (PostgreSQL at ENVOI_BENCH_PG).
+bench: $(BENCH_STAMP)
 	$(BIN)/python bench/ledger.py
+	$(BIN)/python bench/e2e.py --json bench/report/e2e.json
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache envoi.db chaos-report.jsonl atheris.log

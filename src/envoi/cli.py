@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import subprocess
 from typing import TYPE_CHECKING
 
 import typer
@@ -116,11 +117,20 @@ def run(
     port: int = typer.Option(8000, envvar="PORT", help="TCP port to listen on."),
     host: str = typer.Option("127.0.0.1", help="Address to bind."),
     workers: bool = typer.Option(True, help="Run the background jobs in this process too."),
+    processes: int = typer.Option(
+        1,
+        min=1,
+        help="Serve the API from this many processes (uses every core); the background jobs "
+        "then run in one more process of their own.",
+    ),
 ) -> None:
-    """Start the API, the web wallet and the workers in one process (migrates first)."""
+    """Start the API, the web wallet and the workers (one process by default; migrates first)."""
+    import os
+
     import uvicorn
 
     from envoi.adapters.db.migrate import upgrade
+    from envoi.bootstrap import prepare
     from envoi.web.app import create_app
 
     settings = get_settings()
@@ -134,12 +144,39 @@ def run(
     upgrade(settings.database_url)
     typer.echo(f"envoi on {base}  — wallet: {base}/  API docs: {base}/docs")
     _announce_parts(settings)
-    uvicorn.run(
-        create_app(envoi, run_workers=workers),
-        host=host,
-        port=port,
-        log_level="warning",
-    )
+    if processes == 1:
+        uvicorn.run(
+            create_app(envoi, run_workers=workers),
+            host=host,
+            port=port,
+            log_level="warning",
+        )
+        return
+    # Several processes: each API process builds its own app from the environment (uvicorn
+    # imports the factory in every child), so the derived base URL goes there too.
+    os.environ["ENVOI_BASE_URL"] = settings.base_url
+    prepare(envoi)  # once, before the children race to create the same rows
+    worker_proc = _start_worker() if workers else None
+    try:
+        uvicorn.run(
+            "envoi.web.app:create_api_only_app",
+            factory=True,
+            host=host,
+            port=port,
+            workers=processes,
+            log_level="warning",
+        )
+    finally:
+        if worker_proc is not None:
+            worker_proc.terminate()
+            worker_proc.wait(timeout=30)
+
+
+def _start_worker() -> subprocess.Popen[bytes]:
+    """``envoi worker`` beside the API processes, with the same settings."""
+    import sys
+
+    return subprocess.Popen([sys.executable, "-m", "envoi.cli", "worker"])
 
 
 @app.command()

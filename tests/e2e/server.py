@@ -42,7 +42,9 @@ class Server:
 
 
 @contextmanager
-def running_server(database_url: str, log_dir: Path, **settings: str) -> Iterator[Server]:
+def running_server(
+    database_url: str, log_dir: Path, *, processes: int = 1, **settings: str
+) -> Iterator[Server]:
     port = free_port()
     base_url = f"http://127.0.0.1:{port}"
     env = {
@@ -65,7 +67,8 @@ def running_server(database_url: str, log_dir: Path, **settings: str) -> Iterato
     env.pop("ENVOI_BASE_URL", None)
     log = (log_dir / f"server-{port}.log").open("w")
     proc = subprocess.Popen(  # noqa: S603 - our own CLI
-        [sys.executable, "-m", "envoi.cli", "run", "--port", str(port)],
+        [sys.executable, "-m", "envoi.cli", "run", "--port", str(port)]
+        + (["--processes", str(processes)] if processes > 1 else []),
         env=env,
         cwd=log_dir,  # no stray .env from the developer's checkout
         stdout=log,

@@ -17,7 +17,8 @@ from fastapi.staticfiles import StaticFiles
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from envoi import __version__
-from envoi.bootstrap import Envoi, describe, prepare
+from envoi.bootstrap import Envoi, bootstrap, describe, prepare
+from envoi.config import get_settings
 from envoi.web import api, card_return, errors, wallet
 from envoi.web.input_guard import InputGuard
 from envoi.web.wallet_views import is_page_path, page_not_found
@@ -71,6 +72,12 @@ def create_app(envoi: Envoi, *, run_workers: bool = True) -> FastAPI:
         return _swagger_ui(app)
 
     return app
+
+
+def create_api_only_app() -> FastAPI:
+    """The app from ``ENVOI_*`` settings, without the background jobs: what each process of
+    ``envoi run --processes N`` serves (the jobs run in a process of their own)."""
+    return create_app(bootstrap(get_settings()), run_workers=False)
 
 
 def _html_404_for_pages(app: FastAPI) -> None:
