@@ -50,7 +50,7 @@ from sqlalchemy.engine import make_url
 PG_DEFAULT = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
 BOT = "SmoneyFR"
 PIN = "4821"
-PASSWORD = "correct horse battery"
+PASSWORD = "correct horse battery"  # noqa: S105 - throwaway bench members
 CARD = {"card_number": "4242 4242 4242 4242", "exp_month": 12, "exp_year": 2034, "cvc": "123"}
 HUGE = str(10**12)
 TOPUPS = 5  # 10,000 € per payer: 10,000 payments of 1 € each
@@ -190,12 +190,8 @@ def payment(pair: Pair) -> Op:
         if not intents:
             raise RuntimeError("the post made no intent to confirm")
         t0 = time.perf_counter()
-        confirmed = expect(
-            *http.call(
-                "POST", f"/api/v1/me/intents/{intents[0]['id']}/confirm", {"pin": PIN}, pair.payer_api
-            ),
-            200,
-        )
+        confirm = f"/api/v1/me/intents/{intents[0]['id']}/confirm"
+        confirmed = expect(*http.call("POST", confirm, {"pin": PIN}, pair.payer_api), 200)
         tally.time("confirm", t0)
         if confirmed["state"] != "settled":
             raise RuntimeError(f"confirmed intent is {confirmed['state']}")
@@ -222,7 +218,9 @@ def run_load(port: int, ops: list[Op], seconds: float) -> tuple[float, Tally]:
         finally:
             http.close()
 
-    threads = [threading.Thread(target=client, args=(o, t)) for o, t in zip(ops, tallies)]
+    threads = [
+        threading.Thread(target=client, args=(o, t)) for o, t in zip(ops, tallies, strict=True)
+    ]
     for t in threads:
         t.start()
     stop_at[0] = time.perf_counter() + seconds

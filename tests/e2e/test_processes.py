@@ -39,4 +39,3 @@ def test_payment_across_processes(multi_server: Server) -> None:
     # process: its arrival shows that process is up and doing the background work.
     final = eventually(lambda: next((p for p in bob.inbox() if "✅" in p["text"]), None))
     assert final["in_reply_to"] == post_id
-
