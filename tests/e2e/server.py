@@ -75,7 +75,8 @@ def running_server(
         stderr=subprocess.STDOUT,
     )
     try:
-        deadline = time.monotonic() + 60
+        # Several processes each import the whole app: on a loaded machine that takes long.
+        deadline = time.monotonic() + 60 * processes
         while True:
             if proc.poll() is not None:
                 raise RuntimeError(f"server exited: {(log_dir / f'server-{port}.log').read_text()}")
@@ -85,7 +86,7 @@ def running_server(
             except httpx.TransportError:
                 pass
             if time.monotonic() > deadline:
-                raise RuntimeError("server did not start within 60 s")
+                raise RuntimeError(f"server did not start within {60 * processes} s")
             time.sleep(0.1)
         yield Server(base_url, database_url, env)
     finally:
@@ -94,4 +95,5 @@ def running_server(
             proc.wait(timeout=15)
         except subprocess.TimeoutExpired:
             proc.kill()
+            proc.wait()
         log.close()
