@@ -73,8 +73,9 @@ $(BENCH_STAMP): $(STAMP)
 
 # Ratios against baselines measured in the same run (PostgreSQL at ENVOI_BENCH_PG).
 bench: $(BENCH_STAMP)
-	$(BIN)/python bench/ledger.py
+	$(BIN)/python bench/ledger.py --json bench/report/ledger.json
 	$(BIN)/python bench/e2e.py --json bench/report/e2e.json
+	$(BIN)/python bench/report.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache envoi.db chaos-report.jsonl atheris.log
