@@ -6,12 +6,18 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 import pytest
+from hypothesis import settings
 from sqlalchemy import Engine
 
 from envoi.adapters.db.engine import make_engine
 from envoi.adapters.db.migrate import upgrade
 from envoi.adapters.db.schema import metadata
 from tests.databases import BACKENDS, empty_database
+
+# No time limit per example: on a shared 2-core machine a 200 ms deadline fails tests
+# at random, and timing belongs in bench/, never in a unit test.
+settings.register_profile("envoi", deadline=None)
+settings.load_profile("envoi")
 
 
 @pytest.fixture(scope="session", params=BACKENDS)

@@ -6,9 +6,11 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from fastapi import APIRouter
+from prometheus_client.registry import Collector
 from sqlalchemy import Engine
 
 from envoi.adapters.db.engine import make_engine
+from envoi.adapters.db.gauges import DatabaseGauges
 from envoi.adapters.db.uow import uow_factory
 from envoi.adapters.networks.sandbox.api import create_sandbox_router
 from envoi.adapters.networks.sandbox.gateway import SandboxGateway
@@ -57,6 +59,8 @@ class Envoi:
     card_events: CardEvents
     reconciliation: Reconciliation
     jobs: dict[str, Job] = field(default_factory=dict)
+    # Read from the database at each /metrics scrape.
+    gauges: Collector | None = None
     routers: list[tuple[str, APIRouter]] = field(default_factory=list)
 
     @property
@@ -135,6 +139,7 @@ def bootstrap(settings: Settings, *, clock: Clock | None = None) -> Envoi:
         reversals=reversals,
         card_events=CardEvents(ctx, funding, reversals),
         reconciliation=Reconciliation(ctx),
+        gauges=DatabaseGauges(engine, clock.now),
     )
     app.jobs = {
         "expire_intents": app.lifecycle.expire_due,

@@ -126,6 +126,8 @@ def run(
 ) -> None:
     """Start the API, the web wallet and the workers (one process by default; migrates first)."""
     import os
+    import shutil
+    import tempfile
 
     import uvicorn
 
@@ -155,6 +157,10 @@ def run(
     # Several processes: each API process builds its own app from the environment (uvicorn
     # imports the factory in every child), so the derived base URL goes there too.
     os.environ["ENVOI_BASE_URL"] = settings.base_url
+    # Each process writes its metrics here and /metrics sums them (prometheus-client's
+    # multiprocess mode); a fresh directory, so no dead process's counts linger.
+    metrics_dir = tempfile.mkdtemp(prefix="envoi-metrics-")
+    os.environ["PROMETHEUS_MULTIPROC_DIR"] = metrics_dir
     prepare(envoi)  # once, before the children race to create the same rows
     worker_proc = _start_worker() if workers else None
     try:
@@ -170,6 +176,7 @@ def run(
         if worker_proc is not None:
             worker_proc.terminate()
             worker_proc.wait(timeout=30)
+        shutil.rmtree(metrics_dir, ignore_errors=True)
 
 
 def _start_worker() -> subprocess.Popen[bytes]:

@@ -27,6 +27,7 @@ from envoi.domain.model import (
 from envoi.domain.names import name_problem
 from envoi.faults import crash_point
 from envoi.ledger.model import Transfer, TransferFlags
+from envoi.metrics import COMMANDS
 from envoi.money import Money
 from envoi.services.announce import Announcer
 from envoi.services.context import Context
@@ -70,6 +71,7 @@ class Intake:
         with self.ctx.uow() as uow:
             if not uow.posts.add_once(post, now):
                 log.info("post.duplicate", network=post.network, post_id=post.post_id)
+                COMMANDS.labels(post.network, "duplicate").inc()
                 return
             outcome, intent_id = self._handle(uow, post, result, resolved)
             uow.posts.set_outcome(post.network, post.post_id, outcome, intent_id)
@@ -77,6 +79,7 @@ class Intake:
             uow.commit()
         crash_point("intake.committed")  # the network does not know it was received
         log.info("post.received", network=post.network, post_id=post.post_id, outcome=outcome)
+        COMMANDS.labels(post.network, outcome).inc()
 
     @retry_conflicts
     def receive_deletion(self, network: str, post_id: str) -> None:

@@ -23,6 +23,7 @@ from envoi.domain.model import (
     Privacy,
     Topup,
 )
+from envoi.metrics import CONFIRM_SECONDS
 from envoi.services.ports import CardDetails, CardToken
 
 router = APIRouter(prefix="/api/v1")
@@ -338,13 +339,14 @@ def intent(intent_id: str, member: Me, envoi: App) -> dict[str, Any]:
 
 @router.post("/me/intents/{intent_id}/confirm", tags=["payments"])
 def confirm(intent_id: str, body: ConfirmIn, member: Me, envoi: App) -> dict[str, Any]:
-    confirmed = envoi.lifecycle.confirm(
-        member.id,
-        intent_id,
-        body.pin,
-        expected_amount_minor=body.amount_minor,
-        expected_payee=body.payee,
-    )
+    with CONFIRM_SECONDS.time():
+        confirmed = envoi.lifecycle.confirm(
+            member.id,
+            intent_id,
+            body.pin,
+            expected_amount_minor=body.amount_minor,
+            expected_payee=body.payee,
+        )
     return intent_view(confirmed, member, envoi.settings.new_account_days)
 
 

@@ -21,6 +21,7 @@ from envoi.bootstrap import Envoi, bootstrap, describe, prepare
 from envoi.config import get_settings
 from envoi.web import api, card_return, errors, wallet
 from envoi.web.input_guard import InputGuard
+from envoi.web.metrics import CountRequests, metrics_response
 from envoi.web.wallet_views import is_page_path, page_not_found
 from envoi.workers.runner import WorkerThread
 
@@ -52,6 +53,7 @@ def create_app(envoi: Envoi, *, run_workers: bool = True) -> FastAPI:
     errors.install(app)
     _html_404_for_pages(app)
     app.add_middleware(InputGuard)  # NUL characters and oversized bodies stop here
+    app.add_middleware(CountRequests)  # outermost: refusals are counted too
     app.include_router(api.router)
     app.include_router(wallet.router)
     app.include_router(card_return.router)
@@ -66,6 +68,11 @@ def create_app(envoi: Envoi, *, run_workers: bool = True) -> FastAPI:
     def healthz() -> dict[str, object]:
         """Liveness, and which networks and card processor this deployment runs."""
         return {"status": "ok", "version": __version__, **parts}
+
+    @app.get("/metrics", tags=["ops"], response_class=Response)
+    def metrics() -> Response:
+        """Prometheus metrics: requests, commands, confirmations, ledger, intents, lags."""
+        return metrics_response(envoi.gauges)
 
     @app.get("/docs", include_in_schema=False)
     def docs() -> HTMLResponse:

@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+import sqlite3
 import threading
+from collections.abc import Callable
 from typing import Any
 
 from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.engine import make_url
-from sqlalchemy.pool import NullPool
+from sqlalchemy.exc import OperationalError
+from sqlalchemy.pool import QueuePool
 
-_HOLDS_WRITERS = "envoi_holds_writers_lock"
+BUSY_TIMEOUT_S = 30
 
 
 def is_sqlite(engine: Engine) -> bool:
@@ -29,10 +32,16 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
         kwargs.setdefault("pool_pre_ping", True)
         return create_engine(url, **kwargs)
 
-    kwargs.setdefault("connect_args", {"timeout": 30, "check_same_thread": False})
+    connect_args = {"timeout": BUSY_TIMEOUT_S, "check_same_thread": False}
+    kwargs.setdefault("connect_args", connect_args)
     if parsed.database in (None, "", ":memory:"):
         raise ValueError("envoi needs a SQLite file, not an in-memory database")
-    kwargs.setdefault("poolclass", NullPool)
+    # Keep a few connections open: opening one costs a file open and five PRAGMAs, and a
+    # fresh one starts with a cold page cache. Never make a thread wait for one
+    # (unbounded overflow): writers already queue on the lock below.
+    kwargs.setdefault("poolclass", QueuePool)
+    kwargs.setdefault("pool_size", 5)
+    kwargs.setdefault("max_overflow", -1)
     engine = create_engine(url, **kwargs)
 
     @event.listens_for(engine, "connect")
@@ -43,34 +52,52 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
         cursor.execute("PRAGMA journal_mode=WAL")
         cursor.execute("PRAGMA synchronous=FULL")  # durable commits
         cursor.execute("PRAGMA foreign_keys=ON")
-        cursor.execute("PRAGMA busy_timeout=30000")
+        cursor.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_S * 1000}")
         cursor.execute("PRAGMA cache_size=-65536")  # 64 MiB, not 2: ledgers grow
         cursor.close()
 
-    # Writers of this process queue on a lock before asking SQLite for its write lock.
-    # SQLite's own busy handler makes a waiting writer sleep 1, 2, 5 … 100 ms between
-    # tries, so under contention the write lock sits free while everyone sleeps: with 16
-    # threads the ledger ran at a quarter of one thread's rate. The lock hands over at
-    # once, in arrival order; other processes still meet SQLite's busy timeout. It is
-    # reentrant, so a nested transaction in the same thread behaves as before (SQLite
-    # refuses it after the busy timeout) instead of hanging.
-    writers = threading.RLock()
+    _queue_writers(engine)
+    return engine
+
+
+def _queue_writers(engine: Engine) -> None:
+    """Writers of this process queue on a lock before asking SQLite for its write lock.
+
+    SQLite's own busy handler makes a waiting writer sleep 1, 2, 5 … 100 ms between tries,
+    so under contention the write lock sits free while everyone sleeps (16 threads ran the
+    ledger at a fraction of one thread's rate). The lock hands over at once, right after
+    the COMMIT or ROLLBACK has returned; other processes still meet SQLite's busy
+    timeout. A writer that waits longer than that timeout gets SQLite's own "database is
+    locked" error, so a nested transaction in one thread fails as before instead of hanging.
+    """
+    writers = threading.Lock()
+    holders: set[int] = set()  # pooled connections inside a write transaction
 
     @event.listens_for(engine, "begin")
     def _on_begin(conn: Any) -> None:
-        writers.acquire()
+        if not writers.acquire(timeout=BUSY_TIMEOUT_S):
+            locked = sqlite3.OperationalError("database is locked")
+            raise OperationalError("BEGIN IMMEDIATE", None, locked)
         try:
             conn.exec_driver_sql("BEGIN IMMEDIATE")
         except BaseException:
             writers.release()
             raise
-        conn.info[_HOLDS_WRITERS] = True
+        holders.add(id(conn.connection))  # what the dialect's COMMIT is given
 
-    @event.listens_for(engine, "commit")
-    @event.listens_for(engine, "rollback")
-    def _on_end(conn: Any) -> None:
-        # Once per transaction: a failed COMMIT is followed by a rollback.
-        if conn.info.pop(_HOLDS_WRITERS, False):
-            writers.release()
+    def released_after(end: Callable[[Any], None]) -> Callable[[Any], None]:
+        # Wraps the dialect's own COMMIT and ROLLBACK (also used when the pool resets a
+        # connection), so the next writer starts once this one's commit is on disk.
+        def end_then_release(connection: Any) -> None:
+            try:
+                end(connection)
+            finally:
+                if id(connection) in holders:
+                    holders.discard(id(connection))
+                    writers.release()
 
-    return engine
+        return end_then_release
+
+    dialect = engine.dialect
+    dialect.do_commit = released_after(dialect.do_commit)  # type: ignore[method-assign,assignment]
+    dialect.do_rollback = released_after(dialect.do_rollback)  # type: ignore[method-assign,assignment]

@@ -57,6 +57,7 @@ from envoi.ledger.rules import (
     expire,
     valid_account,
 )
+from envoi.metrics import LEDGER_BATCH, count_retry
 
 T = TypeVar("T")
 DEFAULT_SHARDS = 16
@@ -249,6 +250,7 @@ class SqlLedger:
     def create_transfers(self, transfers: Sequence[Transfer]) -> list[TransferOutcome]:
         if not transfers:
             return []
+        LEDGER_BATCH.observe(len(transfers))
         now = _aware(self.now())
         pending_ids = {t.pending_id for t in transfers if t.pending_id}
         account_ids = {a for t in transfers for a in (t.debit_account_id, t.credit_account_id)}
@@ -491,6 +493,7 @@ def transact(
         except DBAPIError as exc:
             if attempt == attempts or not _is_transient(exc):
                 raise
+            count_retry("ledger")
             time.sleep(random.uniform(0, min(max_sleep, 0.005 * 2**attempt)))  # noqa: S311
     raise AssertionError("unreachable")
 
