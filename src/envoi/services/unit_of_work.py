@@ -66,6 +66,7 @@ from envoi.domain.model import (
     Privacy,
     Topup,
 )
+from envoi.metrics import count_retry
 from envoi.services.ports import InboundPost, LedgerStore
 
 
@@ -428,6 +429,7 @@ def retry_conflicts(operation: Callable[P, T]) -> Callable[P, T]:
                 return operation(*args, **kwargs)
             except TransientConflict as conflict:
                 RETRIES[name] += 1
+                count_retry(name)  # envoi_transaction_retries_total on /metrics
                 if n == RETRY_ATTEMPTS:
                     log.error("uow.gave_up", operation=name, attempts=n, reason=conflict.reason)
                     raise EnvoiError(ErrorCode.BUSY) from conflict
