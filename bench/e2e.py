@@ -292,7 +292,7 @@ def envoi_run(database_url: str, processes: int, workdir: Path) -> Iterator[int]
         finally:
             proc.terminate()
             try:
-                proc.wait(timeout=20)
+                proc.wait(timeout=60)  # several processes stop slowly on a busy machine
             except subprocess.TimeoutExpired:
                 proc.kill()
                 proc.wait()

@@ -180,10 +180,22 @@ def run(
 
 
 def _start_worker() -> subprocess.Popen[bytes]:
-    """``envoi worker`` beside the API processes, with the same settings."""
+    """``envoi worker`` beside the API processes, with the same settings; on Linux it is
+    stopped with this process even when this one is killed outright (no orphan worker)."""
     import sys
 
-    return subprocess.Popen([sys.executable, "-m", "envoi.cli", "worker"])
+    return subprocess.Popen(
+        [sys.executable, "-m", "envoi.cli", "worker"],
+        preexec_fn=_stop_with_parent if sys.platform == "linux" else None,  # noqa: PLW1509
+    )
+
+
+def _stop_with_parent() -> None:
+    import ctypes
+    import signal
+
+    pr_set_pdeathsig = 1  # from <linux/prctl.h>
+    ctypes.CDLL(None, use_errno=True).prctl(pr_set_pdeathsig, signal.SIGTERM)
 
 
 @app.command()
