@@ -71,7 +71,7 @@ $(BENCH_STAMP): $(STAMP)
 	$(BIN)/pip install --quiet -e '.[dev,bench]'
 	touch $(BENCH_STAMP)
 
-# Ratios against baselines measured in the same run (PostgreSQL at ENVOI_BENCH_PG).
+# Ratios against baselines measured in the same run (PostgreSQL: each bench's --pg URL).
 bench: $(BENCH_STAMP)
 	$(BIN)/python bench/ledger.py --json bench/report/ledger.json
 	$(BIN)/python bench/e2e.py --json bench/report/e2e.json
