@@ -75,8 +75,9 @@ def running_server(
         stderr=subprocess.STDOUT,
     )
     try:
-        # Several processes each import the whole app: on a loaded machine that takes long.
-        deadline = time.monotonic() + 60 * processes
+        # Start-up (migrations, imports; several processes each import the whole app) takes
+        # over a minute on a shared, loaded machine.
+        deadline = time.monotonic() + 120 * processes
         while True:
             if proc.poll() is not None:
                 raise RuntimeError(f"server exited: {(log_dir / f'server-{port}.log').read_text()}")
@@ -86,7 +87,7 @@ def running_server(
             except httpx.TransportError:
                 pass
             if time.monotonic() > deadline:
-                raise RuntimeError(f"server did not start within {60 * processes} s")
+                raise RuntimeError(f"server did not start within {120 * processes} s")
             time.sleep(0.1)
         yield Server(base_url, database_url, env)
     finally:
