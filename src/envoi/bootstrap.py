@@ -27,8 +27,10 @@ from envoi.services.card_events import CardEvents
 from envoi.services.context import Context, SystemClock
 from envoi.services.delivery import Delivery
 from envoi.services.funding import Funding
+from envoi.services.ingest import Ingest
 from envoi.services.intake import Intake
 from envoi.services.lifecycle import Lifecycle
+from envoi.services.linking import Linking
 from envoi.services.members import Members
 from envoi.services.ports import CardProcessor, Clock, NetworkGateway
 from envoi.services.psp_reconcile import Reconciliation
@@ -52,6 +54,7 @@ class Envoi:
     funding: Funding
     intake: Intake
     lifecycle: Lifecycle
+    linking: Linking
     wallet: Wallet
     delivery: Delivery
     sandbox_network: SandboxNetwork | None  # None unless ENVOI_NETWORKS includes it
@@ -61,6 +64,8 @@ class Envoi:
     jobs: dict[str, Job] = field(default_factory=dict)
     # Read from the database at each /metrics scrape.
     gauges: Collector | None = None
+    # Each network's reader loop, by network (the sandbox delivers as it is written).
+    ingests: dict[str, Ingest] = field(default_factory=dict)
     routers: list[tuple[str, APIRouter]] = field(default_factory=list)
 
     @property
@@ -133,6 +138,7 @@ def bootstrap(settings: Settings, *, clock: Clock | None = None) -> Envoi:
         funding=funding,
         intake=Intake(ctx),
         lifecycle=Lifecycle(ctx),
+        linking=Linking(ctx),
         wallet=Wallet(ctx),
         delivery=Delivery(ctx),
         sandbox_network=network,

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import multiprocessing
+import multiprocessing.process
 import subprocess
 from typing import TYPE_CHECKING
 
@@ -219,11 +221,56 @@ def worker(
             typer.echo(f"{name}: {count}")
         return
     typer.echo(f"envoi worker polling every {settings.worker_poll_s}s (Ctrl-C to stop)")
+    # Each network's ingest loop in a process of its own: one network's outage or slow
+    # long-poll never holds up the jobs or another network.
+    readers = [_start_ingest_process(name) for name in envoi.ingests]
     stop = threading.Event()
     try:
         run_until(envoi.jobs, settings.worker_poll_s, stop)
     except KeyboardInterrupt:
         stop.set()
+    finally:
+        for process in readers:
+            process.terminate()
+            process.join(10)
+
+
+def _start_ingest_process(network: str) -> multiprocessing.process.BaseProcess:
+    process = multiprocessing.get_context("spawn").Process(
+        target=_ingest_main, args=(network,), name=f"envoi-ingest-{network}", daemon=True
+    )
+    process.start()
+    return process
+
+
+def _ingest_main(network: str) -> None:
+    """Body of an ingest process: its own service assembly, one network's loop."""
+    import threading
+
+    from envoi.bootstrap import bootstrap
+    from envoi.workers.ingest import run_ingest
+
+    settings = get_settings()
+    _configure_logging(settings)
+    envoi = bootstrap(settings)
+    stop = threading.Event()
+    try:
+        run_ingest(network, envoi.ingests[network].step, stop)
+    except KeyboardInterrupt:
+        stop.set()
+
+
+@app.command()
+def ingest(network: str = typer.Argument(help="A configured network, e.g. matrix.")) -> None:
+    """Run one network's ingest loop alone, in the foreground."""
+    from envoi.bootstrap import bootstrap
+
+    settings = get_settings()
+    _check_secrets(settings)
+    envoi = bootstrap(settings)
+    if network not in envoi.ingests:
+        raise typer.BadParameter(f"no ingest for {network!r}; configured: {sorted(envoi.ingests)}")
+    _ingest_main(network)
 
 
 @app.command()

@@ -7,21 +7,21 @@ the index in the text it points at; replies are written elsewhere from that code
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Literal
 
 from envoi.commands.amount import choose_amount, find_amounts
 from envoi.commands.charsets import first_hidden, is_confusable, strip_hidden
 from envoi.commands.extract import (
-    MAX_HANDLE,
     AtToken,
     HashToken,
     overlaps,
     quote_spans,
-    scan_at_tokens,
     scan_hashtags,
     url_spans,
 )
+from envoi.commands.handles import Grammar, X
 from envoi.domain.errors import ErrorCode
 from envoi.money import Money
 
@@ -47,7 +47,6 @@ COMMAND_HASHTAGS: dict[str, PaymentKind] = {
 
 # A repost: "RT @x: …" or "MT …" at the start, or an "RT @x" quoted further on.
 _REPOST = re.compile(r"^\s*(?:rt|mt)(?![A-Za-z0-9_])|(?<!\w)(?:rt|mt)\s*:?\s*[@＠]\w", re.I)
-_HANDLE = re.compile(rf"[A-Za-z0-9_]{{1,{MAX_HANDLE}}}")
 
 
 @dataclass(frozen=True, slots=True)
@@ -56,7 +55,7 @@ class ParseResult:
 
     kind: Kind
     amount: Money | None = None
-    payee: str | None = None  # lowercased handle, no at sign
+    payee: str | None = None  # the handle's comparison key (``Grammar.key``), no at sign
     pot: str | None = None  # the pot's hashtag as written, no hash sign
     error: ErrorCode | None = None
     position: int | None = None
@@ -82,18 +81,20 @@ class _Frame:
     commands: list[HashToken]
     bot_mentions: list[AtToken]
     blocked: list[tuple[int, int]]
+    grammar: Grammar
+    # Keys of the people the network itself says are mentioned (Matrix ``m.mentions``,
+    # Bluesky facets): they count even when the text shows only a display name.
+    mentioned: tuple[str, ...] = ()
 
 
-def _key(handle: str) -> str:
-    return handle.strip().removeprefix("@").lower()
-
-
-def _frame(text: str, bot: str, direct: bool) -> _Frame | None:
+def _frame(
+    text: str, bot: str, direct: bool, grammar: Grammar, mentioned: tuple[str, ...]
+) -> _Frame | None:
     """The command's pieces, or None when the post is not a command at all."""
     if _REPOST.search(text):
         return None
     blocked = quote_spans(text) + url_spans(text)
-    at_tokens = [t for t in scan_at_tokens(text) if not overlaps(t.start, t.end, blocked)]
+    at_tokens = [t for t in grammar.scan(text) if not overlaps(t.start, t.end, blocked)]
     hashtags = [h for h in scan_hashtags(text) if not overlaps(h.start, h.end, blocked)]
     # Ours only in plain ASCII: "#ｅnvoyer", "#еnvoyer" (Cyrillic е), "#envoyer＿" are not.
     commands = [
@@ -101,10 +102,10 @@ def _frame(text: str, bot: str, direct: bool) -> _Frame | None:
         for h in hashtags
         if h.sigil == "#" and h.tag.isascii() and not h.glued and h.tag.lower() in COMMAND_HASHTAGS
     ]
-    bots = [t for t in at_tokens if t.proper and t.run.lower() == bot]
-    if not commands or not (bots or direct):
+    bots = [t for t in at_tokens if t.proper and grammar.key(t.run) == bot]
+    if not commands or not (bots or direct or bot in mentioned):
         return None
-    return _Frame(at_tokens, hashtags, commands, bots, blocked)
+    return _Frame(at_tokens, hashtags, commands, bots, blocked, grammar, mentioned)
 
 
 def _reply_context(text: str, tokens: list[AtToken]) -> set[int]:
@@ -137,16 +138,7 @@ def _payee(
     for token in candidates:
         if token.lookalike:
             return None, ErrorCode.LOOKALIKE_CHARACTERS, token.start
-    people: dict[str, int] = {}
-    bot_named: int | None = None
-    for token in candidates:
-        if not token.proper:
-            continue  # too long to be a handle, an e-mail-like "@a@b", a list "@a/b"
-        key = token.run.lower()
-        if key == bot:
-            bot_named = token.start if bot_named is None else bot_named
-        else:
-            people.setdefault(key, token.start)
+    people, bot_named = _people(frame, candidates, bot)
     if len(people) > 1:
         return None, ErrorCode.MULTIPLE_PAYEES, list(people.values())[1]
     if not people:
@@ -157,6 +149,28 @@ def _payee(
     if payee == author:
         return None, ErrorCode.SELF_PAYMENT, position
     return payee, None, None
+
+
+def _people(
+    frame: _Frame, candidates: list[AtToken], bot: str
+) -> tuple[dict[str, int | None], int | None]:
+    """The people named (key -> where), and where the bot is named as one of them."""
+    people: dict[str, int | None] = {}
+    bot_named: int | None = None
+    for token in candidates:
+        if not token.proper:
+            continue  # too long to be a handle, an e-mail-like "@a@b", a list "@a/b"
+        key = frame.grammar.key(token.run)
+        if key == bot:
+            bot_named = token.start if bot_named is None else bot_named
+        else:
+            people.setdefault(key, token.start)
+    # Structured mentions beat display text: a pill shown as "Bob" still names
+    # @bob:example.org. A typed id that disagrees with them makes two payees: refused.
+    for key in frame.mentioned:
+        if key != bot:
+            people.setdefault(key, None)
+    return people, bot_named
 
 
 def _pot(frame: _Frame) -> tuple[str | None, ErrorCode | None, int | None]:
@@ -216,28 +230,36 @@ def parse(
     bot: str = "SmoneyFR",
     direct: bool = False,
     ceiling: Money = DEFAULT_CEILING,
+    grammar: Grammar = X,
+    mentioned: Sequence[str] = (),
 ) -> ParseResult:
     """Read a post (or a direct message to the bot, ``direct=True``) by ``author``.
 
-    ``bot`` is the bot's handle (any case, with or without the at sign); ``ceiling`` is
-    the sanity ceiling above which an amount is refused (limits are checked later).
-    Raises ``ValueError`` only for a malformed ``bot`` or a non-euro ``ceiling``.
+    ``bot`` is the bot's handle (with or without the at sign) and ``author`` the
+    author's, both as ``grammar`` (the network's) writes them; ``mentioned`` holds the
+    handles the network itself marked as mentions, if it does (empty: the text alone
+    decides). ``ceiling`` is the sanity ceiling above which an amount is refused
+    (limits are checked later). Raises ``ValueError`` only for a malformed ``bot`` or a
+    non-euro ``ceiling``.
     """
-    bot_key = _key(bot)
-    if not _HANDLE.fullmatch(bot_key):
+    if not grammar.is_handle(bot.strip()):
         raise ValueError(f"not a handle: {bot!r}")
+    bot_key = grammar.key(bot)
     if ceiling.currency != "EUR":
         raise ValueError("the command language reads euros only")
-    author_key = _key(author)
+    author_key = grammar.key(author)
     if author_key == bot_key:
         return NOT_A_COMMAND  # our own replies quote commands
+    keys = tuple(dict.fromkeys(grammar.key(handle) for handle in mentioned))
     hidden = first_hidden(text)
     if hidden is not None:
         # Refuse anything that is, or becomes once cleaned, a command.
-        if _frame(text, bot_key, direct) or _frame(strip_hidden(text), bot_key, direct):
+        if _frame(text, bot_key, direct, grammar, keys) or _frame(
+            strip_hidden(text), bot_key, direct, grammar, keys
+        ):
             return _invalid(ErrorCode.HIDDEN_CHARACTERS, hidden)
         return NOT_A_COMMAND
-    frame = _frame(text, bot_key, direct)
+    frame = _frame(text, bot_key, direct, grammar, keys)
     if frame is None:
         return NOT_A_COMMAND
     return _judge(text, frame, bot=bot_key, author=author_key, direct=direct, ceiling=ceiling)

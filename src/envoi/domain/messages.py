@@ -7,6 +7,7 @@ from typing import Any
 
 from envoi.domain.catalog_commands import COMMAND_MESSAGES
 from envoi.domain.catalog_flow import EVENTS, FLOW_ERRORS
+from envoi.domain.catalog_networks import NETWORK_ERRORS, NETWORK_EVENTS
 from envoi.domain.errors import EnvoiError, ErrorCode
 from envoi.domain.model import LOCALES, Locale
 from envoi.money import Money
@@ -14,7 +15,9 @@ from envoi.money import Money
 _CATALOG: dict[str, Mapping[str, str]] = {
     **{code.value: text for code, text in COMMAND_MESSAGES.items()},
     **{code.value: text for code, text in FLOW_ERRORS.items()},
+    **{code.value: text for code, text in NETWORK_ERRORS.items()},
     **EVENTS,
+    **NETWORK_EVENTS,
 }
 
 

@@ -220,3 +220,19 @@ class Notification:
     intent_id: str | None = None
     created_at: datetime | None = None
     read: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class LinkChallenge:
+    """A member's claim to a network account, proven when that account sends the bot
+    the code (kept only as a keyed hash). ``network_user_id`` is fixed at creation:
+    the account that holds the handle then, whatever the handle becomes."""
+
+    id: str
+    member_id: str
+    network: str
+    network_user_id: str
+    handle: str
+    created_at: datetime
+    expires_at: datetime
+    used_at: datetime | None = None

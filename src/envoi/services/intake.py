@@ -12,6 +12,7 @@ from datetime import datetime, timedelta
 import structlog
 
 from envoi.commands import ParseResult, parse
+from envoi.commands.handles import Grammar, X, grammar_for
 from envoi.domain import accounts
 from envoi.domain.errors import EnvoiError, ErrorCode
 from envoi.domain.model import (
@@ -58,15 +59,20 @@ class Intake:
     @retry_conflicts
     def receive_post(self, post: InboundPost) -> None:
         settings = self.ctx.settings
+        bot, grammar = self._speech(post.network)
+        if self._links_identity(post):
+            return
         result = parse(
             post.text,
             author=post.author.handle,
-            bot=settings.bot_handle,
+            bot=bot,
             direct=post.direct,
             ceiling=Money(settings.amount_ceiling_minor, settings.currency),
+            grammar=grammar,
+            mentioned=[user.handle for user in post.mentions],
         )
         # Network I/O (handle lookup) happens before the transaction, never inside it.
-        resolved = self._resolve_user(post, result)
+        resolved = self._resolve_user(post, result, grammar)
         now = self.ctx.clock.now()
         with self.ctx.uow() as uow:
             if not uow.posts.add_once(post, now):
@@ -104,11 +110,25 @@ class Intake:
 
     # --- steps -----------------------------------------------------------------
 
-    def _resolve_user(self, post: InboundPost, result: ParseResult) -> _Resolved:
+    def _speech(self, network: str) -> tuple[str, Grammar]:
+        """The bot's handle on ``network`` and how that network writes people."""
+        gateway = self.ctx.gateways.get(network)
+        if gateway is None:
+            return self.ctx.settings.bot_handle, X
+        return gateway.bot_handle, grammar_for(gateway.grammar)
+
+    def _links_identity(self, post: InboundPost) -> bool:
+        """A message carrying a link challenge's code links its author: nothing else."""
+        from envoi.services.linking import Linking
+
+        return Linking(self.ctx).receive_code(post)
+
+    def _resolve_user(self, post: InboundPost, result: ParseResult, grammar: Grammar) -> _Resolved:
         if result.payee is None or result.kind not in ("send", "donate", "request"):
             return _Resolved(None)
+        # The network's own mentions first: they carry the immutable id.
         for user in post.mentions:
-            if user.handle.lower() == result.payee:
+            if grammar.key(user.handle) == result.payee:
                 return _Resolved(user)
         gateway = self.ctx.gateways.get(post.network)
         return _Resolved(gateway.lookup_user(result.payee) if gateway else None)

@@ -84,10 +84,56 @@ class InboundPort(Protocol):
     def receive_deletion(self, network: str, post_id: str) -> None: ...
 
 
-class NetworkGateway(Protocol):
-    """What envoi does on a network: answer, write privately, look people up, prove ownership."""
+@dataclass(frozen=True, slots=True)
+class NetworkEvent:
+    """One thing a network reader saw: a post for the bot, or the deletion of one."""
+
+    post: InboundPost | None = None
+    deleted_post_id: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class ReadBatch:
+    """What one read returned, and the cursor to store once every event of it is stored."""
+
+    events: tuple[NetworkEvent, ...]
+    cursor: str | None
+
+
+class NetworkReader(Protocol):
+    """The ingest half of a network adapter (the write half is ``NetworkGateway``).
+
+    ``read`` starts after ``cursor`` (None: the adapter's own start, say "from now"),
+    may wait for news up to ``wait_s`` and raises on a network outage. It leaves out
+    what the bot itself wrote and edits of earlier posts. The caller stores the events,
+    then the returned cursor: a crash in between reads the same events again, and
+    storing them is idempotent, so nothing is lost and nothing is paid twice.
+    """
 
     name: str
+
+    def read(self, cursor: str | None, wait_s: float) -> ReadBatch: ...
+
+
+class CursorStore(Protocol):
+    """Where each network's ingest cursor is kept (the database: it survives restarts)."""
+
+    def load(self, network: str) -> str | None: ...
+
+    def save(self, network: str, cursor: str) -> None: ...
+
+
+class NetworkGateway(Protocol):
+    """What envoi does on a network: answer, write privately, look people up, prove ownership.
+
+    ``bot_handle`` is the bot's own account as the network writes it (``SmoneyFR``,
+    ``envoi:example.org``, ``envoi.bsky.social``) and ``grammar`` names how the
+    network writes people (``envoi.commands.handles.GRAMMARS``).
+    """
+
+    name: str
+    bot_handle: str
+    grammar: str
 
     def reply(self, in_reply_to_post_id: str, text: str, *, idempotency_key: str) -> str:
         """Publish a public reply; returns the new post id.

@@ -59,6 +59,7 @@ from envoi.domain.model import (
     CardRefund,
     Identity,
     IntentState,
+    LinkChallenge,
     Member,
     MemberKind,
     PaymentIntent,
@@ -154,6 +155,16 @@ class IdentityRepo(Protocol):
         """Hold this network account's claim lock until the transaction ends (lock order,
         level 3): deciding where money for it goes (escrow, or the member who linked it)
         and linking it are serialised, and each then reads what the other committed."""
+        ...
+
+
+class ChallengeRepo(Protocol):
+    def add(self, challenge: LinkChallenge, code_hash: str) -> None: ...
+
+    def by_code(self, code_hash: str) -> LinkChallenge | None: ...
+
+    def use(self, challenge_id: str, now: datetime) -> bool:
+        """Mark it used; False if it already was (a code links once)."""
         ...
 
 
@@ -361,6 +372,8 @@ class UnitOfWork(Protocol):
     def identities(self) -> IdentityRepo: ...
     @property
     def pots(self) -> PotRepo: ...
+    @property
+    def challenges(self) -> ChallengeRepo: ...
     @property
     def intents(self) -> IntentRepo: ...
     @property

@@ -24,6 +24,7 @@ from envoi.domain.model import (
     Topup,
 )
 from envoi.metrics import CONFIRM_SECONDS
+from envoi.services.linking import instructions
 from envoi.services.ports import CardDetails, CardToken
 
 router = APIRouter(prefix="/api/v1")
@@ -124,6 +125,11 @@ class IdentityIn(BaseModel):
     token: str = Field(min_length=1, max_length=500)
 
 
+class ChallengeIn(BaseModel):
+    network: str = Field(max_length=20)
+    handle: str = Field(min_length=1, max_length=255)
+
+
 class ConfirmIn(BaseModel):
     pin: str = Field(max_length=20)
     # What the payer saw; when given, the confirmation holds only if they still match.
@@ -157,7 +163,8 @@ def identity_view(identity: Identity) -> dict[str, Any]:
     return {
         "id": identity.id,
         "network": identity.network,
-        "network_user_id": identity.network_user_id,
+        "user_id": identity.network_user_id,  # immutable: what money follows
+        "network_user_id": identity.network_user_id,  # the same, by its older name
         "handle": identity.handle,
         "display_name": identity.display_name,
         "linked_at": identity.linked_at.isoformat(),
@@ -189,6 +196,8 @@ def intent_view(
         "currency": intent.amount.currency,
         "payee": {
             "kind": intent.payee.kind.value,
+            "network": intent.payee.network,
+            "user_id": intent.payee.network_user_id,
             "handle": intent.payee.handle,
             "display_name": intent.payee.display_name,
         },
@@ -311,6 +320,21 @@ def get_topup(topup_id: str, member: Me, envoi: App) -> dict[str, Any]:
 @router.post("/me/identities", status_code=201, tags=["identities"])
 def link_identity(body: IdentityIn, member: Me, envoi: App) -> dict[str, Any]:
     return identity_view(envoi.members.link_identity(member.id, body.network, body.token))
+
+
+@router.post("/me/identities/challenges", status_code=201, tags=["identities"])
+def identity_challenge(body: ChallengeIn, member: Me, envoi: App) -> dict[str, Any]:
+    """Prove you hold a network account: send the bot the returned code from it."""
+    issued = envoi.linking.start(member.id, body.network, body.handle)
+    return {
+        "id": issued.challenge.id,
+        "network": issued.challenge.network,
+        "handle": issued.challenge.handle,
+        "user_id": issued.challenge.network_user_id,
+        "code": issued.code,
+        "expires_at": issued.challenge.expires_at.isoformat(),
+        "instructions": instructions(issued, body.network, member.locale),
+    }
 
 
 @router.get("/me/identities", tags=["identities"])

@@ -23,6 +23,7 @@ from envoi.web import api, card_return, errors, wallet
 from envoi.web.input_guard import InputGuard
 from envoi.web.metrics import CountRequests, metrics_response
 from envoi.web.wallet_views import is_page_path, page_not_found
+from envoi.workers.ingest import IngestThread
 from envoi.workers.runner import WorkerThread
 
 _INLINE_SCRIPT = re.compile(r"<script>(.*?)</script>", re.DOTALL)
@@ -33,13 +34,21 @@ def create_app(envoi: Envoi, *, run_workers: bool = True) -> FastAPI:
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
         prepare(envoi)
         worker = WorkerThread(envoi.jobs, envoi.settings.worker_poll_s) if run_workers else None
-        if worker:
-            worker.start()
+        # Each network reads in a loop of its own: a slow network never delays the others.
+        ingests = (
+            [IngestThread(name, ingest.step) for name, ingest in envoi.ingests.items()]
+            if run_workers
+            else []
+        )
+        for thread in [worker, *ingests]:
+            if thread:
+                thread.start()
         try:
             yield
         finally:
-            if worker:
-                worker.stop()
+            for thread in [*ingests, worker]:
+                if thread:
+                    thread.stop()
 
     app = FastAPI(
         title="envoi",

@@ -22,6 +22,7 @@ STATUS: dict[ErrorCode, int] = {
     ErrorCode.INVALID_HASHTAG: 422,
     ErrorCode.HASHTAG_TAKEN: 409,
     ErrorCode.INVALID_NETWORK_TOKEN: 422,
+    ErrorCode.NETWORK_USER_NOT_FOUND: 404,
     ErrorCode.UNAUTHENTICATED: 401,
     ErrorCode.INVALID_CREDENTIALS: 401,
     ErrorCode.FORBIDDEN: 403,

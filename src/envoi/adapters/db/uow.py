@@ -14,6 +14,7 @@ from envoi.adapters.db.audit import AuditBuffer, flush
 from envoi.adapters.db.ledger_store import SqlLedger
 from envoi.adapters.db.repo_card import SqlCard
 from envoi.adapters.db.repo_members import SqlIdentities, SqlMembers, SqlPots
+from envoi.adapters.db.repo_networks import SqlChallenges
 from envoi.adapters.db.repo_notices import SqlNotices
 from envoi.adapters.db.repo_payments import SqlInboundPosts, SqlIntents, SqlTopups
 from envoi.adapters.db.repo_security import SqlThrottle
@@ -32,6 +33,7 @@ class SqlUnitOfWork:
     members: SqlMembers
     identities: SqlIdentities
     pots: SqlPots
+    challenges: SqlChallenges
     intents: SqlIntents
     posts: SqlInboundPosts
     topups: SqlTopups
@@ -56,6 +58,7 @@ class SqlUnitOfWork:
         self.members = SqlMembers(conn, audit)
         self.identities = SqlIdentities(conn, audit)
         self.pots = SqlPots(conn)
+        self.challenges = SqlChallenges(conn)
         self.intents = SqlIntents(conn, audit)
         self.posts = SqlInboundPosts(conn)
         self.topups = SqlTopups(conn, audit)

@@ -12,6 +12,7 @@ class SandboxGateway:
     """``NetworkGateway`` for the sandbox network; posts go straight into its store."""
 
     name = NETWORK
+    grammar = "x"  # the sandbox writes people as X does
 
     def __init__(self, network: SandboxNetwork, bot_handle: str) -> None:
         # The store decides which posts reach the bot; both must mean the same account.
