@@ -223,9 +223,10 @@ class Announcer:
     ) -> None:
         """One answer per refused command (or per ``key``), by DM when ``private``."""
         where = "/wallet/topup" if error.code is ErrorCode.INSUFFICIENT_FUNDS else "/"
-        text = render_error(
-            error, locale, bot=self.ctx.settings.bot_handle, url=self.ctx.url(where)
-        )
+        gateway = self.ctx.gateways.get(post.network)
+        # The syntax shown names the bot as this network writes it.
+        bot = gateway.bot_handle if gateway else self.ctx.settings.bot_handle
+        text = render_error(error, locale, bot=bot, url=self.ctx.url(where))
         dedupe_key = key or f"post:{post.network}:{post.post_id}:refusal"
         if private:
             self.uow.notices.enqueue(
