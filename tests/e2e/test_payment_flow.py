@@ -43,7 +43,13 @@ def test_canonical_payment(server: Server) -> None:
     post_id = alice.post(f"@{BOT} #envoyer 5€ @{bob.handle}")
     intent = alice.pending_for(post_id)
     # The confirmation shows who will be paid before the PIN is asked.
-    assert intent["payee"] == {"kind": "member", "handle": bob.handle, "display_name": "Bob Durand"}
+    assert intent["payee"] == {
+        "kind": "member",
+        "network": "sandbox",
+        "user_id": bob.sandbox_id,  # the immutable id the money follows
+        "handle": bob.handle,
+        "display_name": "Bob Durand",
+    }
     assert (intent["amount_minor"], intent["currency"], intent["kind"]) == (5_00, "EUR", "send")
     assert alice.wallet()["available_minor"] == 45_00  # held, not yet gone
     assert alice.wallet()["balance_minor"] == 50_00

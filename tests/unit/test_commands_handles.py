@@ -12,13 +12,25 @@ from envoi.commands.handles import BLUESKY, MASTODON, MATRIX, X, grammar_for
 from envoi.domain.errors import ErrorCode
 from envoi.money import Money
 
-LABEL = st.from_regex(r"[a-z0-9](?:[a-z0-9-]{0,10}[a-z0-9])?", fullmatch=True)
-TLD = st.from_regex(r"[a-z][a-z0-9]{1,6}", fullmatch=True)
+# Plain text strategies with fixed ends (from_regex is too slow for the health check).
+ALNUM = "abcdefghijklmnopqrstuvwxyz0123456789"
+LABEL = st.builds(
+    lambda first, middle: first + middle.strip("-"),
+    st.sampled_from(ALNUM),
+    st.text(alphabet=ALNUM + "-", max_size=10),
+)
+TLD = st.builds(
+    lambda first, rest: first + rest,
+    st.sampled_from("abcdefghijklmnopqrstuvwxyz"),
+    st.text(ALNUM, min_size=1, max_size=5),
+)
 DOMAIN = st.builds(
     lambda labels, tld: ".".join([*labels, tld]), st.lists(LABEL, min_size=1, max_size=3), TLD
 )
-LOCALPART = st.from_regex(r"[a-z0-9._=\-/+]{1,20}", fullmatch=True).filter(
-    lambda local: local[-1] not in ".-/"
+LOCALPART = st.builds(
+    lambda first, rest: (first + rest).rstrip(".-/"),
+    st.sampled_from(ALNUM),
+    st.text(ALNUM + "._=-/+", max_size=19),
 )
 MATRIX_ID = st.builds(lambda local, server: f"{local}:{server}", LOCALPART, DOMAIN)
 TRAILING = st.sampled_from(["", ".", " !", ",", ":", ")", " merci"])
@@ -195,7 +207,7 @@ def test_bluesky_handles_compare_case_insensitively_and_facets_count() -> None:
 # --- Mastodon (room left for the next issue) ------------------------------------------
 
 
-@given(user=st.from_regex(r"[a-z0-9_]{1,20}", fullmatch=True), server=DOMAIN)
+@given(user=st.text(ALNUM + "_", min_size=1, max_size=20), server=DOMAIN)
 def test_mastodon_remote_accounts(user: str, server: str) -> None:
     result = parse(
         f"@envoi@bank.example #envoyer 5€ @{user}@{server}",
