@@ -15,7 +15,7 @@ $(STAMP): pyproject.toml
 
 run: $(STAMP)
 	$(BIN)/envoi db upgrade
-	$(BIN)/envoi demo --once
+	$(BIN)/envoi demo --once --port $(PORT)
 	$(BIN)/envoi run --port $(PORT)
 
 lint: $(STAMP)

@@ -54,6 +54,47 @@ def _configure_logging(settings: Settings, quiet: bool = False) -> None:
     )
 
 
+BASE_URL_FACT = "base_url"
+
+
+def _record_base_url(settings: Settings, base: str) -> None:
+    """Remember where the server answers, so one-shot commands (``envoi sandbox post``,
+    ``envoi demo``) started from another terminal send links that work."""
+    from envoi.adapters.db.engine import make_engine
+    from envoi.adapters.db.profile_tables import record_fact
+    from envoi.services.context import SystemClock
+
+    engine = make_engine(settings.database_url)
+    try:
+        with engine.begin() as conn:
+            record_fact(conn, BASE_URL_FACT, base, SystemClock().now())
+    finally:
+        engine.dispose()
+
+
+def links_follow_server(settings: Settings, port: int | None = None) -> Settings:
+    """The settings a one-shot command uses for the links it sends: ENVOI_BASE_URL when set,
+    else the port it was given, else the URL the last ``envoi run`` recorded."""
+    if "base_url" in settings.model_fields_set:
+        return settings
+    if port is not None:
+        return settings.model_copy(update={"base_url": f"http://127.0.0.1:{port}"})
+    from sqlalchemy.exc import SQLAlchemyError
+
+    from envoi.adapters.db.engine import make_engine
+    from envoi.adapters.db.profile_tables import read_fact
+
+    engine = make_engine(settings.database_url)
+    try:
+        with engine.connect() as conn:
+            recorded = read_fact(conn, BASE_URL_FACT)
+    except SQLAlchemyError:
+        recorded = None  # a database not migrated yet: nothing recorded
+    finally:
+        engine.dispose()
+    return settings.model_copy(update={"base_url": recorded}) if recorded else settings
+
+
 GENERATE_KEY = 'python -c "import secrets; print(secrets.token_urlsafe(48))"'
 
 
@@ -146,6 +187,7 @@ def run(
         settings = settings.model_copy(update={"base_url": base})
     envoi = _assemble(settings)
     upgrade(settings.database_url)
+    _record_base_url(settings, settings.base_url)
     typer.echo(f"envoi on {base}  — wallet: {base}/  API docs: {base}/docs")
     _announce_parts(settings)
     if processes == 1:
@@ -276,6 +318,9 @@ def ingest(network: str = typer.Argument(help="A configured network, e.g. matrix
 @app.command()
 def demo(
     once: bool = typer.Option(False, help="Do nothing if the demo story is already there."),
+    port: int | None = typer.Option(
+        None, envvar="PORT", help="Port the server will listen on (links in replies use it)."
+    ),
 ) -> None:
     """Seed the demo story: Alice, Bob, an organisation, a pot and a payment to confirm."""
     from envoi.adapters.db.migrate import upgrade
@@ -298,22 +343,37 @@ def demo(
             err=True,
         )
         raise typer.Exit(1)
-    envoi = _assemble(settings)
+    envoi = _assemble(links_follow_server(settings, port))
     if envoi.sandbox_network is None:
         typer.echo("The demo story needs the sandbox network in ENVOI_NETWORKS.", err=True)
         raise typer.Exit(1)
     upgrade(settings.database_url)
     if already_seeded(envoi):
         if once:
-            refresh_pending(envoi)
             typer.echo(
                 "Demo story already seeded (delete envoi.db to start afresh): "
-                f"alice@demo.envoi, bob@demo.envoi, asso@demo.envoi / {PASSWORD}, PIN {PIN}. "
-                "Alice has a payment to confirm."
+                f"alice@demo.envoi, bob@demo.envoi, asso@demo.envoi / {PASSWORD}, PIN {PIN}."
             )
+            # Say only what is true now: a payment is waiting, or why none could be posted.
+            if refresh_pending(envoi):
+                typer.echo(
+                    f"Alice has a payment to confirm: her post '@{settings.bot_handle} "
+                    "#envoyer 5€ @bob' (posted again when the last one was confirmed, "
+                    "cancelled or expired)."
+                )
+            else:
+                typer.echo(
+                    "Alice has no payment waiting: her post was refused "
+                    "(see her wallet's notifications)."
+                )
             token = fresh_token_for_carol(envoi)
             if token:
-                typer.echo(f"Carol (no wallet yet) has a new sandbox token: {token}")
+                typer.echo(
+                    "Carol (no wallet yet) has a new sandbox token, to claim what Alice "
+                    f"sent her once Alice has confirmed it: {token}"
+                )
+            else:
+                typer.echo("Carol has linked her sandbox account to a wallet: no token to print.")
             return
         raise typer.BadParameter("the demo story is already seeded; use --once or a fresh database")
     story = seed(envoi)
@@ -406,7 +466,7 @@ def sandbox_post(
     from envoi.domain.errors import EnvoiError
     from envoi.domain.messages import render_error
 
-    settings = get_settings()
+    settings = links_follow_server(get_settings())
     _configure_logging(settings, quiet=True)
     envoi = _assemble(settings)
     sandbox = envoi.sandbox_network

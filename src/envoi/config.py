@@ -58,6 +58,11 @@ class Settings(BaseSettings):
     currency: str = "EUR"
     default_locale: Literal["fr", "en"] = "fr"
     timezone: str = Field(default="Europe/Paris", description="IANA zone for dates shown to people")
+    default_privacy: Literal["public", "discreet", "private"] = Field(
+        default="discreet",
+        description="Privacy of new members: the bot's public reply shows neither amount nor "
+        "payee unless they choose 'public'",
+    )
 
     # The parts a deployment runs. The sandbox network and card processor create money
     # and accounts from nothing: on SQLite (a demo) they are the defaults; anywhere else

@@ -11,6 +11,9 @@ from envoi.services.ports import CardDetails
 PASSWORD = "demo-password"
 PIN = "1234"
 TEST_CARD = CardDetails("4242424242424242", 12, 2034, "123")
+# The demo organisation's legal identity (a made-up registry number: this is a demo).
+ORGANISATION_LEGAL_NAME = "Association Les Restaurants du Cœur – Les Relais du Cœur (démo)"
+ORGANISATION_REGISTRY_ID = "RNA W000000000"
 
 
 @dataclass(frozen=True)
@@ -61,9 +64,12 @@ def seed(app: Envoi) -> DemoStory:
             locale="fr",
             kind=kind,
             verified=True,
-            privacy=Privacy.PUBLIC,
+            privacy=Privacy.PUBLIC,  # the story shows the public replies with their amounts
+            legal_name=ORGANISATION_LEGAL_NAME if kind is MemberKind.ORGANISATION else None,
+            registry_id=ORGANISATION_REGISTRY_ID if kind is MemberKind.ORGANISATION else None,
         )
-        app.members.set_pin(member.id, PIN)
+        # The demo's published PIN is an obvious one on purpose; nobody else may choose it.
+        app.members.set_pin(member.id, PIN, obvious_allowed=True)
         account = app.sandbox.create_account(handle, name)
         app.members.link_identity(member.id, "sandbox", account.token)
         if funds:

@@ -7,7 +7,7 @@ from datetime import UTC, datetime, timedelta
 
 from envoi.bootstrap import Envoi, bootstrap, prepare
 from envoi.config import Settings
-from envoi.domain.model import Member
+from envoi.domain.model import Member, Privacy
 from envoi.services.ports import CardDetails
 
 CARD = CardDetails("4242424242424242", 12, 2034, "123")
@@ -49,7 +49,8 @@ class World:
             password="long enough password",
             display_name=handle.title(),
             locale="fr",
-            **kw,  # type: ignore[arg-type]
+            # These stories read the public replies; the default (discreet) has its own test.
+            **{"privacy": Privacy.PUBLIC, **kw},  # type: ignore[arg-type]
         )
         self.app.members.set_pin(created.id, PIN)
         self.app.members.link_identity(created.id, "sandbox", account.token)

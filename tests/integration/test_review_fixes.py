@@ -114,18 +114,20 @@ def test_changing_a_pin_takes_the_password_and_keeps_a_lockout(world: World) -> 
     alice = world.person("alice", funds=20_00)
     world.person("bob")
     with pytest.raises(EnvoiError) as no_password:
-        world.app.members.set_pin(alice.member.id, "9999")
-    assert no_password.value.code is ErrorCode.INVALID_CREDENTIALS
-    with pytest.raises(EnvoiError):
-        world.app.members.set_pin(alice.member.id, "9999", current_password="wrong password")
+        world.app.members.set_pin(alice.member.id, "9371")
+    # Said as what is missing, not as a wrong e-mail or password.
+    assert no_password.value.code is ErrorCode.PASSWORD_REQUIRED
+    with pytest.raises(EnvoiError) as wrong_password:
+        world.app.members.set_pin(alice.member.id, "9371", current_password="wrong password")
+    assert wrong_password.value.code is ErrorCode.INVALID_CREDENTIALS
     world.post(alice, f"@{BOT} #envoyer 5€ @bob")
     (intent_id,) = world.pending(alice)
     for wrong in ("0000", "1111", "2222"):
         with pytest.raises(EnvoiError):
             world.app.lifecycle.confirm(alice.member.id, intent_id, wrong)
-    world.app.members.set_pin(alice.member.id, "9999", current_password="long enough password")
+    world.app.members.set_pin(alice.member.id, "9371", current_password="long enough password")
     with pytest.raises(EnvoiError) as still:
-        world.app.lifecycle.confirm(alice.member.id, intent_id, "9999")
+        world.app.lifecycle.confirm(alice.member.id, intent_id, "9371")
     assert still.value.code is ErrorCode.PIN_LOCKED
 
 

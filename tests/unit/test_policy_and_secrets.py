@@ -12,7 +12,7 @@ from envoi.domain.messages import pick_locale, render, render_error
 from envoi.domain.model import Member, MemberKind, Privacy
 from envoi.money import Money
 from envoi.services.policy import check_limits, fee_for
-from envoi.services.secrets import hash_pin, verify_pin
+from envoi.services.secrets import check_new_pin, hash_pin, is_obvious_pin, verify_pin
 
 KEY = b"k" * 32
 
@@ -106,3 +106,20 @@ def test_settings_refuse_an_unknown_time_zone() -> None:
     with pytest.raises(ValueError, match="unknown time zone"):
         Settings(timezone="Mars/Olympus")
     assert Settings(timezone="America/Montreal").timezone == "America/Montreal"
+
+
+@pytest.mark.parametrize(
+    "pin",
+    ["0000", "1111", "999999", "1234", "4321", "0123", "6789", "123456", "987654", "1212", "6969"],
+)
+def test_obvious_pins_are_refused_when_chosen(pin: str) -> None:
+    assert is_obvious_pin(pin)
+    with pytest.raises(EnvoiError) as refused:
+        check_new_pin(pin)
+    assert refused.value.code is ErrorCode.OBVIOUS_PIN
+
+
+@pytest.mark.parametrize("pin", ["2580", "4821", "7395", "1357", "0112", "123459", "9371"])
+def test_ordinary_pins_are_accepted(pin: str) -> None:
+    assert not is_obvious_pin(pin)
+    check_new_pin(pin)

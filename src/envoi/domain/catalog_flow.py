@@ -39,6 +39,15 @@ FLOW_ERRORS: dict[ErrorCode, dict[str, str]] = {
         "fr": "Le code secret doit compter 4 à 6 chiffres.",
         "en": "The PIN must be 4 to 6 digits.",
     },
+    ErrorCode.OBVIOUS_PIN: {
+        "fr": "Ce code secret se devine trop facilement (chiffres répétés ou qui se suivent) : "
+        "choisissez-en un autre.",
+        "en": "This PIN is too easy to guess (repeated or consecutive digits): choose another.",
+    },
+    ErrorCode.PASSWORD_REQUIRED: {
+        "fr": "Pour changer votre code secret, saisissez aussi votre mot de passe.",
+        "en": "To change your PIN, enter your password too.",
+    },
     ErrorCode.PIN_NOT_SET: {
         "fr": "Choisissez d'abord votre code secret dans le portefeuille.",
         "en": "Set your PIN in the wallet first.",

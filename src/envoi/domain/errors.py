@@ -37,6 +37,8 @@ class ErrorCode(StrEnum):
     EMAIL_TAKEN = "EMAIL_TAKEN"
     NOT_FOUND = "NOT_FOUND"
     INVALID_PIN_FORMAT = "INVALID_PIN_FORMAT"
+    OBVIOUS_PIN = "OBVIOUS_PIN"  # 0000, 1234, 1212…: refused when a PIN is chosen
+    PASSWORD_REQUIRED = "PASSWORD_REQUIRED"  # changing the PIN takes the password
     PIN_NOT_SET = "PIN_NOT_SET"
     WRONG_PIN = "WRONG_PIN"
     PIN_LOCKED = "PIN_LOCKED"

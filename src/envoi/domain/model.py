@@ -67,6 +67,15 @@ class Member:
 
 
 @dataclass(frozen=True, slots=True)
+class Organisation:
+    """A verified organisation's legal identity, as checked when it was verified."""
+
+    member_id: str
+    legal_name: str
+    registry_id: str | None  # RNA, SIREN…
+
+
+@dataclass(frozen=True, slots=True)
 class Identity:
     id: str
     member_id: str

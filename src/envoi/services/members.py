@@ -10,7 +10,7 @@ import structlog
 
 from envoi.domain import accounts
 from envoi.domain.errors import EnvoiError, ErrorCode
-from envoi.domain.model import Identity, Locale, Member, MemberKind, Pot, Privacy
+from envoi.domain.model import Identity, Locale, Member, MemberKind, Organisation, Pot, Privacy
 from envoi.domain.names import name_problem, normalise_email
 from envoi.ledger.model import Account, AccountFlags, CreateAccountResult
 from envoi.money import Money
@@ -18,6 +18,7 @@ from envoi.services.context import Context
 from envoi.services.lifecycle import Lifecycle
 from envoi.services.ports import NetworkUser
 from envoi.services.secrets import (
+    check_new_pin,
     check_pin_format,
     hash_password,
     hash_pin,
@@ -71,11 +72,14 @@ class Members:
         locale: Locale,
         kind: MemberKind = MemberKind.PERSON,
         verified: bool = False,
-        privacy: Privacy = Privacy.PUBLIC,
+        privacy: Privacy | None = None,
         client: str | None = None,
+        legal_name: str | None = None,
+        registry_id: str | None = None,
     ) -> Member:
-        """``client``: the caller's address, counted by the sign-up throttle (None for
-        the operator's own tools: demo, CLI)."""
+        """A new member; their privacy is the operator's default (ENVOI_DEFAULT_PRIVACY,
+        "discreet" unless set) until they choose. ``client``: the caller's address, counted
+        by the sign-up throttle (None for the operator's own tools: demo, CLI)."""
         email = normalise_email(email)
         if len(password) < 8:
             raise EnvoiError(ErrorCode.VALIDATION_ERROR, reason="password (8+)")
@@ -95,7 +99,7 @@ class Members:
                 locale=locale,
                 kind=kind,
                 verified=verified,
-                privacy=privacy,
+                privacy=privacy or Privacy(self.ctx.settings.default_privacy),
                 now=now,
             ):
                 raise EnvoiError(ErrorCode.EMAIL_TAKEN)
@@ -105,6 +109,8 @@ class Members:
                 "wallet",
                 AccountFlags.DEBITS_MUST_NOT_EXCEED_CREDITS,
             )
+            if kind is MemberKind.ORGANISATION and legal_name:
+                uow.members.set_organisation(Organisation(member_id, legal_name, registry_id))
             (result,) = uow.ledger.create_accounts([wallet])
             assert result is CreateAccountResult.OK, result
             uow.audit.record("member.registered", member_id, email=email, client=client)
@@ -169,19 +175,28 @@ class Members:
         return member
 
     @retry_conflicts
-    def set_pin(self, member_id: str, pin: str, *, current_password: str | None = None) -> None:
+    def set_pin(
+        self,
+        member_id: str,
+        pin: str,
+        *,
+        current_password: str | None = None,
+        obvious_allowed: bool = False,
+    ) -> None:
         """Choose the PIN; changing it takes the password too, so a stolen session alone
-        cannot set a PIN it knows. A lockout in force stays in force."""
-        check_pin_format(pin)
+        cannot set a PIN it knows. A lockout in force stays in force. Obvious PINs (0000,
+        1234…) are refused; ``obvious_allowed`` exists for the demo story's published PIN."""
+        if obvious_allowed:
+            check_pin_format(pin)
+        else:
+            check_new_pin(pin)
         with self.ctx.uow() as uow:
             stored, _failures, _locked = uow.members.pin_state(member_id)
             if stored is not None:
+                if not current_password:
+                    raise EnvoiError(ErrorCode.PASSWORD_REQUIRED)
                 password_hash = uow.members.password_hash(member_id)
-                if (
-                    current_password is None
-                    or password_hash is None
-                    or not verify_password(password_hash, current_password)
-                ):
+                if password_hash is None or not verify_password(password_hash, current_password):
                     raise EnvoiError(ErrorCode.INVALID_CREDENTIALS)
             uow.members.set_pin(member_id, hash_pin(self.ctx.pin_key, member_id, pin))
             if stored is not None:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import itertools
 import re
 import secrets
 
@@ -37,6 +38,23 @@ def verify_password(password_hash: str, password: str) -> bool:
 def check_pin_format(pin: str) -> None:
     if not PIN_FORMAT.fullmatch(pin):
         raise EnvoiError(ErrorCode.INVALID_PIN_FORMAT)
+
+
+def is_obvious_pin(pin: str) -> bool:
+    """A PIN a thief tries first: one digit repeated (0000), a run up or down (1234,
+    9876, 012345), or a pair repeated (1212, 696969). With 3 attempts before a lockout,
+    these few are most of the risk."""
+    steps = {int(b) - int(a) for a, b in itertools.pairwise(pin)}
+    if len(steps) == 1 and steps <= {-1, 0, 1}:
+        return True
+    return len(pin) % 2 == 0 and pin == pin[:2] * (len(pin) // 2)
+
+
+def check_new_pin(pin: str) -> None:
+    """A PIN being chosen: the right format and not one of the obvious ones."""
+    check_pin_format(pin)
+    if is_obvious_pin(pin):
+        raise EnvoiError(ErrorCode.OBVIOUS_PIN)
 
 
 def hash_pin(key: bytes, member_id: str, pin: str) -> str:

@@ -62,6 +62,7 @@ from envoi.domain.model import (
     LinkChallenge,
     Member,
     MemberKind,
+    Organisation,
     PaymentIntent,
     Pot,
     Privacy,
@@ -89,6 +90,10 @@ class MemberRepo(Protocol):
         ...
 
     def get(self, member_id: str) -> Member | None: ...
+
+    def set_organisation(self, org: Organisation) -> None: ...
+
+    def organisation(self, member_id: str) -> Organisation | None: ...
 
     def credentials(self, email: str) -> tuple[str, str] | None:
         """(member id, password hash) for an e-mail."""

@@ -7,7 +7,14 @@ from datetime import datetime
 from typing import Any
 
 from envoi.domain import accounts
-from envoi.domain.model import IntentState, PaymentIntent
+from envoi.domain.model import (
+    IntentState,
+    Member,
+    MemberKind,
+    Organisation,
+    PayeeKind,
+    PaymentIntent,
+)
 from envoi.ledger.model import AccountBalance
 from envoi.services.announce import render_notification
 from envoi.services.context import Context
@@ -30,6 +37,24 @@ class Movement:
     counterparty_name: str
     state: str
     at: datetime
+
+
+@dataclass(frozen=True)
+class PayeeNow:
+    """The payee as things stand now, not as the intent recorded them when it was made:
+    someone who has opened a wallet since is a member, shown by their wallet name."""
+
+    name: str
+    member: Member | None  # None: not a member (yet), or a pot
+    organisation: Organisation | None  # a verified organisation's legal identity
+
+    @property
+    def verified_organisation(self) -> bool:
+        return (
+            self.member is not None
+            and self.member.kind is MemberKind.ORGANISATION
+            and self.member.verified
+        )
 
 
 class Wallet:
@@ -57,6 +82,22 @@ class Wallet:
             else set()
         )
         return intent if member_id in parties else None
+
+    def payee_now(self, intent: PaymentIntent) -> PayeeNow:
+        payee = intent.payee
+        with self.ctx.uow() as uow:
+            member: Member | None = None
+            if payee.kind is PayeeKind.MEMBER and payee.member_id:
+                member = uow.members.get(payee.member_id)
+            elif payee.kind is PayeeKind.IDENTITY and payee.network and payee.network_user_id:
+                member = uow.identities.member_for(payee.network, payee.network_user_id)
+            organisation = (
+                uow.members.organisation(member.id)
+                if member is not None and member.kind is MemberKind.ORGANISATION
+                else None
+            )
+        name = member.display_name if member is not None else payee.display_name
+        return PayeeNow(name or payee.handle, member, organisation)
 
     def history(self, member_id: str, limit: int = 100) -> list[Movement]:
         with self.ctx.uow() as uow:

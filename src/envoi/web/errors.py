@@ -15,6 +15,8 @@ from envoi.services.unit_of_work import TransientConflict
 STATUS: dict[ErrorCode, int] = {
     ErrorCode.VALIDATION_ERROR: 422,
     ErrorCode.INVALID_PIN_FORMAT: 422,
+    ErrorCode.OBVIOUS_PIN: 422,
+    ErrorCode.PASSWORD_REQUIRED: 422,
     ErrorCode.AMOUNT_OUT_OF_RANGE: 422,
     ErrorCode.UNKNOWN_NETWORK: 422,
     ErrorCode.INVALID_HANDLE: 422,

@@ -141,6 +141,7 @@ STRINGS: dict[str, dict[Locale, str]] = {
     },
     "wallet.set_pin": {"fr": "Choisir mon code secret", "en": "Choose my PIN"},
     "wallet.expires": {"fr": "à confirmer avant {when}", "en": "confirm before {when}"},
+    "wallet.example_payee": {"fr": "@pseudo", "en": "@handle"},
     "wallet.how": {
         "fr": "Pour payer, publiez : {example}",
         "en": "To pay, post: {example}",
@@ -205,6 +206,8 @@ STRINGS: dict[str, dict[Locale, str]] = {
         "fr": "Vérifiez le destinataire et le montant avant de saisir votre code.",
         "en": "Check the recipient and the amount before entering your PIN.",
     },
+    "intent.verified_org": {"fr": "Organisation vérifiée", "en": "Verified organisation"},
+    "intent.legal_name": {"fr": "Nom officiel : {name}", "en": "Legal name: {name}"},
     "intent.pin": {"fr": "Code secret", "en": "PIN"},
     "intent.pin_hint": {"fr": "4 à 6 chiffres.", "en": "4 to 6 digits."},
     "intent.confirm": {"fr": "Confirmer et payer {amount}", "en": "Confirm and pay {amount}"},

@@ -23,6 +23,7 @@ from envoi.services.funding import MAX_TOPUP_MINOR, MIN_TOPUP_MINOR
 from envoi.services.members import HASHTAG_FORMAT
 from envoi.services.ports import CardDetails, CardToken
 from envoi.services.secrets import PIN_FORMAT
+from envoi.services.wallet import Movement
 from envoi.web.api import client_address, payee_warnings
 from envoi.web.errors import STATUS, retry_headers
 from envoi.web.i18n import as_locale, decline_reason
@@ -239,15 +240,28 @@ def wallet(page: PageDep, topup: str | None = None) -> Response:
     banner = None
     if topup:
         banner = _topup_banner(page, topup)
+    movements = envoi.wallet.history(me.id, limit=15)
+    identities = envoi.members.identities(me.id)
     return page.render(
         "wallet.html",
         balance=balance,
         to_confirm=[intent_view(page, i) for i in envoi.wallet.to_confirm(me.id)],
-        history=[history_line(page, m) for m in envoi.wallet.history(me.id, limit=15)],
+        history=[history_line(page, m) for m in movements],
         notifications=envoi.wallet.notifications(me.id, limit=8),
-        identities=envoi.members.identities(me.id),
+        identities=identities,
+        example_payee=example_payee(page, movements, {i.handle.lower() for i in identities}),
         banner=banner,
     )
+
+
+def example_payee(page: Page, movements: list[Movement], own: set[str]) -> str:
+    """Whom the "to pay, post…" example names: someone this member has paid before,
+    never themselves; else a neutral placeholder (not a real person such as @bob)."""
+    for m in movements:
+        if m.type == "payment" and m.direction == "out" and m.kind in ("send", "donate"):
+            if m.counterparty_handle and m.counterparty_handle.lower() not in own:
+                return "@" + m.counterparty_handle
+    return page._("wallet.example_payee")
 
 
 def _topup_banner(page: Page, topup_id: str) -> tuple[str, str] | None:
@@ -538,7 +552,8 @@ def save_pin(post: PostDep) -> Response:
         # Changing a PIN takes the password: a borrowed session alone must not reset it.
         page.envoi.members.set_pin(me.id, pin, current_password=form.get("password"))
     except EnvoiError as exc:
-        return _settings(page, errors={"password": page.error_text(exc)}, status=422)
+        where = "pin" if exc.code is ErrorCode.OBVIOUS_PIN else "password"
+        return _settings(page, errors={where: page.error_text(exc)}, status=422)
     return page.redirect("/wallet/settings?done=pin")
 
 

@@ -370,6 +370,8 @@ class IntentView:
     party_is_payee: bool  # the other side shown is the payee (else the payer)
     created_label: str
     payer_name: str
+    verified_org: bool = False  # the payee is a verified organisation: badge + legal name
+    legal_name: str | None = None
 
 
 _DONE_FOR_PAYER = {IntentState.SETTLED, IntentState.CLAIMABLE, IntentState.CLAIMED}
@@ -389,6 +391,8 @@ def intent_view(page: Page, intent: PaymentIntent) -> IntentView:
     is_payer = intent.payer_member_id == me.id
     is_requester = not is_payer and intent.requester_member_id == me.id
     payee = intent.payee
+    # Who the payee is now (one name per person: their wallet name once they have one).
+    now = page.envoi.wallet.payee_now(intent)
     ref = f"#{payee.handle}" if payee.kind is PayeeKind.POT else f"@{payee.handle}"
     words, tone = payment_state(page, intent.state, outgoing=is_payer, handle=payee.handle)
     open_ = intent.state is IntentState.AWAITING_CONFIRMATION and (
@@ -404,7 +408,7 @@ def intent_view(page: Page, intent: PaymentIntent) -> IntentView:
             headline = _("intent.sent")
         else:
             headline = _("intent.amount")
-        party = (_("intent.recipient"), payee.display_name or ref, ref, True)
+        party = (_("intent.recipient"), now.name or ref, ref, True)
     else:
         if intent.state in _RECEIVED:
             headline = _("intent.received")
@@ -418,7 +422,7 @@ def intent_view(page: Page, intent: PaymentIntent) -> IntentView:
         party = (label, payer_name, payer_ref if payer_ref != payer_name else "", False)
     return IntentView(
         intent=intent,
-        payee_name=payee.display_name or ref,
+        payee_name=now.name or ref,
         payee_ref=ref,
         kind=_("kind." + intent.kind.value),
         amount=page.money(intent.amount.minor, intent.amount.currency),
@@ -429,7 +433,7 @@ def intent_view(page: Page, intent: PaymentIntent) -> IntentView:
         can_confirm=is_payer and open_,
         is_payer=is_payer,
         is_requester=is_requester,
-        not_member=payee.kind is PayeeKind.IDENTITY and intent.kind is not IntentKind.POT,
+        not_member=payee.kind is PayeeKind.IDENTITY and now.member is None,
         headline=headline,
         party_label=party[0],
         party_name=party[1],
@@ -439,6 +443,8 @@ def intent_view(page: Page, intent: PaymentIntent) -> IntentView:
             "intent.requested" if intent.kind is IntentKind.REQUEST else "intent.created"
         ),
         payer_name=payer_name,
+        verified_org=now.verified_organisation,
+        legal_name=now.organisation.legal_name if now.organisation else None,
     )
 
 

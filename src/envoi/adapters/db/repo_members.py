@@ -8,9 +8,10 @@ from typing import Any
 from sqlalchemy import Connection, RowMapping, and_, delete, func, select, update
 
 from envoi.adapters.db.audit import AuditBuffer
+from envoi.adapters.db.profile_tables import organisations
 from envoi.adapters.db.rows import aware, insert_once, utc
 from envoi.adapters.db.tables import api_tokens, claim_locks, identities, members, pots
-from envoi.domain.model import Identity, Member, MemberKind, Pot, Privacy
+from envoi.domain.model import Identity, Member, MemberKind, Organisation, Pot, Privacy
 from envoi.money import Money
 
 
@@ -96,6 +97,27 @@ class SqlMembers:
     def get(self, member_id: str) -> Member | None:
         row = self.conn.execute(select(members).where(members.c.id == member_id)).mappings().first()
         return _member(row) if row else None
+
+    def set_organisation(self, org: Organisation) -> None:
+        insert_once(
+            self.conn,
+            organisations,
+            {
+                "member_id": org.member_id,
+                "legal_name": org.legal_name,
+                "registry_id": org.registry_id,
+            },
+        )
+
+    def organisation(self, member_id: str) -> Organisation | None:
+        row = (
+            self.conn.execute(select(organisations).where(organisations.c.member_id == member_id))
+            .mappings()
+            .first()
+        )
+        if row is None:
+            return None
+        return Organisation(row["member_id"], row["legal_name"], row["registry_id"])
 
     def by_email(self, email: str) -> Member | None:
         row = self.conn.execute(select(members).where(members.c.email == email)).mappings().first()

@@ -429,7 +429,6 @@ class _Pages:
         self.bot_handle = bot_handle
         self.zone = zone
         self.wallet_link_url = wallet_link_url
-        self.example = f"@{bot_handle} #envoyer 5€ @bob"
 
     # --- helpers ------------------------------------------------------------------
 
@@ -455,6 +454,9 @@ class _Pages:
     def render(self, request: Request, name: str, status: int = 200, **context: Any) -> Response:
         _ = Translator(_locale(request))
         context.setdefault("me", self.signed_in(request)[0])
+        me = context["me"]
+        # Never suggest that someone pay themselves: Bob's own pages name Alice instead.
+        payee = "alice" if me is not None and me.handle.lower() == "bob" else "bob"
         context.setdefault("errors", {})
         context.setdefault("values", {"visibility": "public"})
         body = _env.get_template(name).render(
@@ -463,7 +465,7 @@ class _Pages:
             css=_STYLE,
             path=request.url.path,
             bot=self.bot_handle,
-            example=self.example,
+            example=f"@{self.bot_handle} #envoyer 5€ @{payee}",
             wallet_link_url=self.wallet_link_url,
             **context,
         )
