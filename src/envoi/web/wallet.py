@@ -258,9 +258,9 @@ def example_payee(page: Page, movements: list[Movement], own: set[str]) -> str:
     """Whom the "to pay, post…" example names: someone this member has paid before,
     never themselves; else a neutral placeholder (not a real person such as @bob)."""
     for m in movements:
-        if m.type == "payment" and m.direction == "out" and m.kind in ("send", "donate"):
-            if m.counterparty_handle and m.counterparty_handle.lower() not in own:
-                return "@" + m.counterparty_handle
+        paid = m.type == "payment" and m.direction == "out" and m.kind in ("send", "donate")
+        if paid and m.counterparty_handle and m.counterparty_handle.lower() not in own:
+            return "@" + m.counterparty_handle
     return page._("wallet.example_payee")
 
 
