@@ -61,6 +61,9 @@ def running_server(
         # (tests/e2e/test_throttle.py starts its own server with the real ones).
         "ENVOI_SIGNUPS_PER_IP_PER_HOUR": "100000",
         "ENVOI_SIGNIN_FREE_ATTEMPTS_PER_IP": "100000",
+        # These stories read the bot's public replies with their amounts; new members'
+        # real default (discreet) is tested in tests/integration/test_new_user.py.
+        "ENVOI_DEFAULT_PRIVACY": "public",
         **{f"ENVOI_{k.upper()}": v for k, v in settings.items()},
     }
     # No ENVOI_BASE_URL: ``envoi run`` derives the links it sends from where it listens.
