@@ -194,3 +194,22 @@ def test_the_wallet_example_never_suggests_paying_oneself(
     (intent_id,) = world.pending(bob)
     world.app.lifecycle.confirm(bob.member.id, intent_id, PIN)
     assert "5€ @alice" in browser.get("/wallet").text  # then someone he has paid
+
+
+def test_a_near_miss_gets_the_syntax_once(world: World) -> None:
+    bob = world.person("bob", funds=10_00)
+    world.person("alice")
+    world.post(bob, f"@{BOT} envoyer 5€ @alice")
+    replies = world.replies(bob)
+    assert len(replies) == 1
+    assert "#envoyer" in replies[0]
+    assert "manque la commande" in replies[0]
+    assert world.pending(bob) == []  # nothing to confirm, nothing held
+    assert world.available(bob) == 10_00
+    world.post(bob, f"@{BOT} envoyer 6€ @alice")  # the same day: not answered again
+    assert len(world.replies(bob)) == 1
+    world.clock.advance(days=1)
+    world.post(bob, f"@{BOT} envoyer 7€ @alice")
+    assert len(world.replies(bob)) == 2
+    world.post(bob, f"@{BOT} bonjour, merci pour tout")  # chatter: no answer
+    assert len(world.replies(bob)) == 2

@@ -224,7 +224,7 @@ def test_the_person_who_asked_hears_that_the_request_lapsed(world: World) -> Non
     world.clock.advance(seconds=world.app.settings.confirmation_window_s + 1)
     assert world.app.lifecycle.expire_due() == 1
     bob_hears = [n["text"] for n in world.app.wallet.notifications(bob.member.id)]
-    assert "Alice n'a pas répondu à temps à votre demande de 2,00\xa0€." in bob_hears
+    assert "Alice n’a pas répondu à temps à votre demande de 2,00\xa0€." in bob_hears
     assert world.posted(alice) == 20_00
 
 

@@ -6,6 +6,7 @@ from envoi.commands.parser import (
     DEFAULT_CEILING,
     Kind,
     ParseResult,
+    looks_like_a_command,
     parse,
 )
 
@@ -16,5 +17,6 @@ __all__ = [
     "ParseResult",
     "extract_hashtags",
     "extract_mentions",
+    "looks_like_a_command",
     "parse",
 ]

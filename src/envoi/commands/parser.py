@@ -25,7 +25,14 @@ from envoi.commands.handles import Grammar, X
 from envoi.domain.errors import ErrorCode
 from envoi.money import Money
 
-__all__ = ["COMMAND_HASHTAGS", "DEFAULT_CEILING", "Kind", "ParseResult", "parse"]
+__all__ = [
+    "COMMAND_HASHTAGS",
+    "DEFAULT_CEILING",
+    "Kind",
+    "ParseResult",
+    "looks_like_a_command",
+    "parse",
+]
 
 Kind = Literal["send", "donate", "request", "pot", "invalid", "not_a_command"]
 PaymentKind = Literal["send", "donate", "request", "pot"]
@@ -263,3 +270,37 @@ def parse(
     if frame is None:
         return NOT_A_COMMAND
     return _judge(text, frame, bot=bot_key, author=author_key, direct=direct, ceiling=ceiling)
+
+
+def looks_like_a_command(
+    text: str,
+    *,
+    author: str,
+    bot: str = "SmoneyFR",
+    direct: bool = False,
+    ceiling: Money = DEFAULT_CEILING,
+) -> bool:
+    """A near miss: not a command (``parse`` says so), yet it names the bot, an amount and
+    someone to pay — ``@SmoneyFR envoyer 5€ @alice``, the ``#`` forgotten. Such a post
+    deserves the syntax (it never pays: only ``parse`` decides what is a command)."""
+    bot_key, author_key = _key(bot), _key(author)
+    if author_key == bot_key or _REPOST.search(text) or first_hidden(text) is not None:
+        return False
+    if parse(text, author=author, bot=bot, direct=direct, ceiling=ceiling).kind != "not_a_command":
+        return False
+    blocked = quote_spans(text) + url_spans(text)
+    at_tokens = [t for t in scan_at_tokens(text) if not overlaps(t.start, t.end, blocked)]
+    if not direct and not any(t.proper and t.run.lower() == bot_key for t in at_tokens):
+        return False
+    context = set() if direct else _reply_context(text, at_tokens)
+    named = [
+        t
+        for index, t in enumerate(at_tokens)
+        if index not in context and t.proper and t.run.lower() not in (bot_key, author_key)
+    ]
+    if not named:
+        return False
+    hashtags = [h for h in scan_hashtags(text) if not overlaps(h.start, h.end, blocked)]
+    blocked += [(t.start, t.end) for t in at_tokens] + [(h.start, h.end) for h in hashtags]
+    # Any euro amount, even one a command would refuse (1,000€): the reply says how to write it.
+    return any(finding.numeric for finding in find_amounts(text, blocked, ceiling))

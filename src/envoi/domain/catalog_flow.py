@@ -9,6 +9,12 @@ from __future__ import annotations
 from envoi.domain.errors import ErrorCode
 
 FLOW_ERRORS: dict[ErrorCode, dict[str, str]] = {
+    ErrorCode.MISSING_COMMAND: {
+        "fr": "Rien n'est parti : il manque la commande, avec son # (#envoyer, #don, "
+        "#demander ou #cagnotte). Écrivez par exemple : @{bot} #envoyer 5€ @destinataire",
+        "en": "Nothing was sent: the command is missing, with its # (#send, #donate, "
+        "#request or #pot). Write for example: @{bot} #send 5€ @recipient",
+    },
     ErrorCode.VALIDATION_ERROR: {
         "fr": "Requête invalide : {reason}",
         "en": "Invalid request: {reason}",

@@ -27,6 +27,8 @@ class ErrorCode(StrEnum):
     LOOKALIKE_CHARACTERS = "LOOKALIKE_CHARACTERS"
     MISSING_POT = "MISSING_POT"
     MULTIPLE_POTS = "MULTIPLE_POTS"
+    # Not a command, yet it looks like one (bot, amount, payee, no #command): the syntax.
+    MISSING_COMMAND = "MISSING_COMMAND"
 
     # Accounts and authentication.
     VALIDATION_ERROR = "VALIDATION_ERROR"

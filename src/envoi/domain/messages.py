@@ -10,6 +10,7 @@ from envoi.domain.catalog_flow import EVENTS, FLOW_ERRORS
 from envoi.domain.catalog_networks import NETWORK_ERRORS, NETWORK_EVENTS
 from envoi.domain.errors import EnvoiError, ErrorCode
 from envoi.domain.model import LOCALES, Locale
+from envoi.domain.typography import french
 from envoi.money import Money
 
 _CATALOG: dict[str, Mapping[str, str]] = {
@@ -41,7 +42,10 @@ def render(key: str | ErrorCode, locale: Locale, **params: Any) -> str:
     templates = _CATALOG.get(str(key))
     if templates is None:
         return str(key)
-    return templates.get(locale, templates["en"]).format_map(_Lenient(params))
+    template = templates.get(locale, templates["en"])
+    if locale == "fr":
+        template = french(template, params)
+    return template.format_map(_Lenient(params))
 
 
 def render_error(error: EnvoiError, locale: Locale, **extra: Any) -> str:

@@ -11,7 +11,7 @@ from datetime import datetime, timedelta
 
 import structlog
 
-from envoi.commands import ParseResult, parse
+from envoi.commands import ParseResult, looks_like_a_command, parse
 from envoi.commands.handles import Grammar, X, grammar_for
 from envoi.domain import accounts
 from envoi.domain.errors import EnvoiError, ErrorCode
@@ -142,7 +142,7 @@ class Intake:
         for user in {u.user_id: u for u in seen if u.network == post.network}.values():
             uow.identities.update_handle(user.network, user.user_id, user.handle, user.display_name)
         if result.kind == "not_a_command":
-            return "ignored", None
+            return self._near_miss(uow, post), None
         now = self.ctx.clock.now()
         author = uow.identities.member_for(post.network, post.author.user_id)
         locale = author.locale if author else self.ctx.settings.default_locale
@@ -169,6 +169,33 @@ class Intake:
             return error.code.value, None
         announcer.created(intent, payer)
         return "intent", intent.id
+
+    def _near_miss(self, uow: UnitOfWork, post: InboundPost) -> str:
+        """``@SmoneyFR envoyer 5€ @alice`` (no ``#``): nothing moves, but the author gets
+        the syntax — once a day at most, so chatter that looks like it is not answered
+        over and over."""
+        settings = self.ctx.settings
+        if not looks_like_a_command(
+            post.text,
+            author=post.author.handle,
+            bot=settings.bot_handle,
+            direct=post.direct,
+            ceiling=Money(settings.amount_ceiling_minor, settings.currency),
+        ):
+            return "ignored"
+        now = self.ctx.clock.now()
+        author = uow.identities.member_for(post.network, post.author.user_id)
+        locale = author.locale if author else settings.default_locale
+        private = post.direct or (author is not None and author.privacy is not Privacy.PUBLIC)
+        day = int(now.timestamp()) // 86400
+        Announcer(self.ctx, uow, now).refusal(
+            post,
+            EnvoiError(ErrorCode.MISSING_COMMAND),
+            locale,
+            private=private,
+            key=f"hint:{post.network}:{post.author.user_id}:{day}",
+        )
+        return ErrorCode.MISSING_COMMAND.value
 
     def _over_rate(self, uow: UnitOfWork, post: InboundPost, now: datetime) -> bool:
         # This post is already stored, so it counts itself.

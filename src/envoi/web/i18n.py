@@ -13,6 +13,7 @@ from typing import Any
 
 from envoi.domain.messages import pick_locale
 from envoi.domain.model import LOCALES, Locale
+from envoi.domain.typography import french
 
 STRINGS: dict[str, dict[Locale, str]] = {
     # layout
@@ -412,7 +413,10 @@ class Translator:
         texts: Mapping[Locale, str] | None = STRINGS.get(key)
         if texts is None:
             return key
-        return texts.get(self.locale, texts["fr"]).format_map(_Lenient(params))
+        template = texts.get(self.locale, texts["fr"])
+        if self.locale == "fr":
+            template = french(template, params)
+        return template.format_map(_Lenient(params))
 
 
 def as_locale(value: str | None) -> Locale | None:

@@ -37,6 +37,7 @@ from envoi.adapters.networks.sandbox.store import SandboxAccount, SandboxNetwork
 from envoi.domain.errors import EnvoiError, ErrorCode
 from envoi.domain.messages import pick_locale
 from envoi.domain.model import Locale
+from envoi.domain.typography import french
 from envoi.services.ports import InboundPort
 
 logger = logging.getLogger(__name__)
@@ -253,7 +254,8 @@ class Translator:
         texts = TEXT.get(key)
         if texts is None:
             return key
-        return texts[self.locale].format(**params)
+        template = texts[self.locale]
+        return (french(template, params) if self.locale == "fr" else template).format(**params)
 
 
 @dataclass(frozen=True)
