@@ -15,6 +15,7 @@ from envoi.config import get_settings
 from envoi.demo import ORGANISATION_LEGAL_NAME, seed
 from envoi.domain.errors import EnvoiError, ErrorCode
 from envoi.domain.model import Privacy
+from envoi.services.ports import CardDetails
 from envoi.web.app import create_app
 from tests.integration.flow_app import BOT, PIN, World, make_world
 
@@ -213,3 +214,33 @@ def test_a_near_miss_gets_the_syntax_once(world: World) -> None:
     assert len(world.replies(bob)) == 2
     world.post(bob, f"@{BOT} bonjour, merci pour tout")  # chatter: no answer
     assert len(world.replies(bob)) == 2
+
+
+def test_only_money_that_moved_shows_in_the_history(world: World) -> None:
+    nina = world.person("nina", funds=10_00)
+    funding, wallet = world.app.funding, world.app.wallet
+    expired = CardDetails("4000000000000069", 12, 2034, "123")
+    declined = funding.top_up(nina.member.id, 15_50, expired, request_key="typo")
+    assert declined.status == "declined"  # said in the answer itself…
+    challenge = CardDetails("4000000000003220", 12, 2034, "123")
+    waiting = funding.top_up(nina.member.id, 15_50, challenge, request_key="3ds")
+    assert waiting.status == "requires_action"
+    lines = {m.id: m for m in wallet.history(nina.member.id)}
+    assert declined.id not in lines  # …so neither a history row…
+    texts = [n["text"] for n in wallet.notifications(nina.member.id)]
+    assert not any("refusé" in t for t in texts)  # …nor a notification
+    assert lines[waiting.id].state == "requires_action"  # waiting, not money
+    # An unanswered challenge expires from the history after an hour.
+    world.clock.advance(hours=1, seconds=1)
+    assert waiting.id not in {m.id for m in wallet.history(nina.member.id)}
+    assert wallet.balance(nina.member.id).posted == 10_00
+
+
+def test_a_waiting_top_up_is_not_shown_as_money(world: World, browser: TestClient) -> None:
+    nina = world.person("nina")
+    challenge = CardDetails("4000000000003220", 12, 2034, "123")
+    world.app.funding.top_up(nina.member.id, 15_50, challenge, request_key="3ds")
+    sign_in(browser, "nina@example.org")
+    page = browser.get("/wallet").text
+    assert "15,50" in page
+    assert "+15,50" not in page

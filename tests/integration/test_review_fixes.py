@@ -232,13 +232,20 @@ def test_a_declined_top_up_says_why_in_words(world: World) -> None:
     from envoi.services.ports import CardDetails
 
     alice = world.person("alice")
+    # Declined on the spot: the answer says why (the form shows it); no notification too.
     card = CardDetails("4000 0000 0000 9995", 12, 2034, "123")
-    assert world.app.funding.top_up(alice.member.id, 10_00, card, request_key="x").status == (
-        "declined"
-    )
+    declined = world.app.funding.top_up(alice.member.id, 10_00, card, request_key="x")
+    assert (declined.status, declined.decline_code) == ("declined", "insufficient_funds")
+    assert world.app.wallet.notifications(alice.member.id) == []
+    # Declined later (3-D Secure failed after the person left): a notification, in words.
+    challenge = CardDetails("4000 0000 0000 3220", 12, 2034, "123")
+    waiting = world.app.funding.top_up(alice.member.id, 10_00, challenge, request_key="y")
+    processor = world.app.ctx.processor
+    processor.complete_3ds(waiting.processor_ref, "fail")  # type: ignore[attr-defined]
+    world.app.funding.charge_updated(waiting.processor_ref)
     texts = [n["text"] for n in world.app.wallet.notifications(alice.member.id)]
-    assert any("provision insuffisante" in t for t in texts)
-    assert all("insufficient_funds" not in t for t in texts)
+    assert any("authentification 3-D Secure échouée" in t for t in texts)
+    assert all("authentication_failed" not in t for t in texts)
 
 
 def test_pots_refuse_with_their_own_reasons(world: World) -> None:

@@ -88,7 +88,8 @@ class Funding:
             uow.commit()
         # The processor is idempotent by our top-up id: a retry never charges twice.
         charge = processor.charge(pending.id, amount, card)
-        topup = self._record(pending.id, "pending", charge)
+        # The person reads a decline in this very answer: no notification for it too.
+        topup = self._record(pending.id, "pending", charge, tell_decline=False)
         log.info("topup", topup_id=topup.id, status=topup.status)
         return topup
 
@@ -164,15 +165,23 @@ class Funding:
         return topup
 
     @retry_conflicts
-    def _record(self, topup_id: str, from_status: str, charge: ChargeResult) -> Topup:
+    def _record(
+        self, topup_id: str, from_status: str, charge: ChargeResult, *, tell_decline: bool = True
+    ) -> Topup:
         """The processor's answer, in its own transaction (retried: the answer is known)."""
         with self.ctx.uow() as uow:
-            topup = self._apply(uow, topup_id, from_status, charge)
+            topup = self._apply(uow, topup_id, from_status, charge, tell_decline=tell_decline)
             uow.commit()
         return topup
 
     def _apply(
-        self, uow: UnitOfWork, topup_id: str, from_status: str, charge: ChargeResult
+        self,
+        uow: UnitOfWork,
+        topup_id: str,
+        from_status: str,
+        charge: ChargeResult,
+        *,
+        tell_decline: bool = True,
     ) -> Topup:
         now = self.ctx.clock.now()
         if charge.status == "succeeded":
@@ -211,7 +220,9 @@ class Funding:
             )
             # Money a member owes after a dispute comes back from the next top-up.
             recover_owed(uow, topup.member_id, currency, reference=topup.id)
-        if moved and charge.status in ("succeeded", "declined"):
+        if moved and (
+            charge.status == "succeeded" or (charge.status == "declined" and tell_decline)
+        ):
             uow.notices.notify(
                 topup.member_id,
                 "topup_succeeded" if charge.status == "succeeded" else "topup_declined",

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from envoi.domain import accounts
@@ -20,6 +20,8 @@ from envoi.services.announce import render_notification
 from envoi.services.context import Context
 
 _RECEIVED = {IntentState.SETTLED, IntentState.CLAIMED}
+# How long a top-up waiting for its 3-D Secure answer stays in the history.
+CHALLENGE_SHOWN_FOR = timedelta(hours=1)
 
 
 @dataclass(frozen=True)
@@ -100,6 +102,10 @@ class Wallet:
         return PayeeNow(name or payee.handle, member, organisation)
 
     def history(self, member_id: str, limit: int = 100) -> list[Movement]:
+        """Money that moved (and payments waiting for this member), newest first. A
+        declined top-up is not money; an unanswered 3-D Secure challenge shows as waiting
+        for an hour, then no more (if the bank answers later, the credit appears)."""
+        now = self.ctx.clock.now()
         with self.ctx.uow() as uow:
             intents = uow.intents.for_member(member_id, limit=limit)
             topups = uow.topups.of_member(member_id, limit=limit)
@@ -129,6 +135,10 @@ class Wallet:
                 )
             )
         for topup in topups:
+            if topup.status == "declined":
+                continue  # no money moved: the refusal was said when it happened
+            if topup.status != "succeeded" and now - topup.created_at > CHALLENGE_SHOWN_FOR:
+                continue  # a 3-D Secure challenge left unanswered: it has expired for the person
             lines.append(
                 Movement(
                     id=topup.id,

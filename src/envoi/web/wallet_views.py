@@ -330,7 +330,8 @@ def history_line(page: Page, m: Movement) -> Line:
             "off" if m.state == "declined" else ("ok" if m.state == "succeeded" else "wait"),
         )
         detail = " · ".join(x for x in (m.counterparty_name, when) if x)
-        amount = "+" + page.money(m.amount_minor, m.currency)
+        # Only money that arrived is "+": a top-up waiting for 3-D Secure is not yet.
+        amount = ("+" if m.state == "succeeded" else "") + page.money(m.amount_minor, m.currency)
         return Line(_("kind.topup"), detail, amount, words, tone, None)
     outgoing = m.direction == "out"
     words, tone = payment_state(page, m.state, outgoing=outgoing, handle=m.counterparty_handle)
