@@ -207,6 +207,7 @@ STRINGS: dict[str, dict[Locale, str]] = {
         "fr": "Vérifiez le destinataire et le montant avant de saisir votre code.",
         "en": "Check the recipient and the amount before entering your PIN.",
     },
+    "intent.details": {"fr": "Détails du paiement", "en": "Payment details"},
     "intent.verified_org": {"fr": "Organisation vérifiée", "en": "Verified organisation"},
     "intent.legal_name": {"fr": "Nom officiel : {name}", "en": "Legal name: {name}"},
     "intent.pin": {"fr": "Code secret", "en": "PIN"},
