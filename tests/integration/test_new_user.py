@@ -131,7 +131,10 @@ def run_cli(database_url: str, *args: str, **env: str) -> str:
     get_settings.cache_clear()
     try:
         result = CliRunner().invoke(
-            cli.app, list(args), env={"ENVOI_DATABASE_URL": database_url, **env}
+            # ENVOI_SANDBOX: the demo and the sandbox network run on PostgreSQL only with it.
+            cli.app,
+            list(args),
+            env={"ENVOI_DATABASE_URL": database_url, "ENVOI_SANDBOX": "1", **env},
         )
     finally:
         get_settings.cache_clear()

@@ -96,4 +96,4 @@ def test_busy_and_an_unretried_conflict_answer_503_with_retry_after() -> None:
         assert response.headers["retry-after"] == "1"
         body = response.json()["error"]
         assert body["code"] == "BUSY"
-        assert "rien n'a été fait" in body["message"]
+        assert "rien n’a été fait" in body["message"]
