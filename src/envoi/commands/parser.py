@@ -279,24 +279,26 @@ def looks_like_a_command(
     bot: str = "SmoneyFR",
     direct: bool = False,
     ceiling: Money = DEFAULT_CEILING,
+    grammar: Grammar = X,
 ) -> bool:
     """A near miss: not a command (``parse`` says so), yet it names the bot, an amount and
     someone to pay — ``@SmoneyFR envoyer 5€ @alice``, the ``#`` forgotten. Such a post
     deserves the syntax (it never pays: only ``parse`` decides what is a command)."""
-    bot_key, author_key = _key(bot), _key(author)
+    bot_key, author_key = grammar.key(bot), grammar.key(author)
     if author_key == bot_key or _REPOST.search(text) or first_hidden(text) is not None:
         return False
-    if parse(text, author=author, bot=bot, direct=direct, ceiling=ceiling).kind != "not_a_command":
+    verdict = parse(text, author=author, bot=bot, direct=direct, ceiling=ceiling, grammar=grammar)
+    if verdict.kind != "not_a_command":
         return False
     blocked = quote_spans(text) + url_spans(text)
-    at_tokens = [t for t in scan_at_tokens(text) if not overlaps(t.start, t.end, blocked)]
-    if not direct and not any(t.proper and t.run.lower() == bot_key for t in at_tokens):
+    at_tokens = [t for t in grammar.scan(text) if not overlaps(t.start, t.end, blocked)]
+    if not direct and not any(t.proper and grammar.key(t.run) == bot_key for t in at_tokens):
         return False
     context = set() if direct else _reply_context(text, at_tokens)
     named = [
         t
         for index, t in enumerate(at_tokens)
-        if index not in context and t.proper and t.run.lower() not in (bot_key, author_key)
+        if index not in context and t.proper and grammar.key(t.run) not in (bot_key, author_key)
     ]
     if not named:
         return False

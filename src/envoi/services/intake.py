@@ -175,12 +175,14 @@ class Intake:
         the syntax — once a day at most, so chatter that looks like it is not answered
         over and over."""
         settings = self.ctx.settings
+        bot, grammar = self._speech(post.network)
         if not looks_like_a_command(
             post.text,
             author=post.author.handle,
-            bot=settings.bot_handle,
+            bot=bot,
             direct=post.direct,
             ceiling=Money(settings.amount_ceiling_minor, settings.currency),
+            grammar=grammar,
         ):
             return "ignored"
         now = self.ctx.clock.now()
