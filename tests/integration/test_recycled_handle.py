@@ -39,7 +39,7 @@ def test_rename_and_takeover_is_flagged_before_the_pin(world: World) -> None:
     view = intent_view(second, alice.member, world.app.settings.new_account_days)
     codes = [w["code"] for w in view["payee_warnings"]]
     assert codes == ["handle_reassigned", "new_account"]
-    assert "n'est plus le compte que vous avez payé" in view["payee_warnings"][0]["message"]
+    assert "n’est plus le compte que vous avez payé" in view["payee_warnings"][0]["message"]
     assert "moins de 30 jours" in view["payee_warnings"][1]["message"]
 
     # The reply sends Alice to check who it is; it does not simply say "confirm … to @bob".
