@@ -9,7 +9,7 @@ import pytest
 
 from envoi.adapters.networks.sandbox.store import NETWORK
 from envoi.bootstrap import Envoi
-from envoi.domain.model import Member
+from envoi.domain.model import Member, Privacy
 from envoi.services.ports import InboundPost
 from tests.integration.flow_app import World, make_world
 from tests.networks.contract import CARD, PIN, NetworkContract, Person
@@ -48,6 +48,9 @@ class SandboxHarness:
                 password="long enough password",
                 display_name=name.title(),
                 locale="fr",
+                # The contract reads the amount in the bot's public reply (the discreet
+                # default has its own tests in test_new_user.py).
+                privacy=Privacy.PUBLIC,
             )
             self.app.members.set_pin(created.id, PIN)
             self.link(person, created)
