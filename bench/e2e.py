@@ -44,8 +44,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import create_engine, text
-from sqlalchemy.engine import make_url
+# The throwaway PostgreSQL database is the ledger bench's (run as scripts: bench/ is on the path).
+from ledger import pg_database
 
 PG_DEFAULT = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
 BOT = "SmoneyFR"
@@ -296,20 +296,6 @@ def envoi_run(database_url: str, processes: int, workdir: Path) -> Iterator[int]
             except subprocess.TimeoutExpired:
                 proc.kill()
                 proc.wait()
-
-
-@contextmanager
-def pg_database(base_url: str) -> Iterator[str]:
-    name = f"envoi_e2e_{uuid.uuid4().hex[:8]}"
-    admin = create_engine(base_url, isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(text(f'CREATE DATABASE "{name}"'))
-    try:
-        yield make_url(base_url).set(database=name).render_as_string(hide_password=False)
-    finally:
-        with admin.connect() as conn:
-            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        admin.dispose()
 
 
 @contextmanager
