@@ -15,9 +15,11 @@ from __future__ import annotations
 
 from sqlalchemy import (
     BigInteger,
+    Boolean,
     CheckConstraint,
     Column,
     DateTime,
+    Float,
     ForeignKey,
     Identity,
     Index,
@@ -119,10 +121,50 @@ ledger_transfers = Table(
         postgresql_where=text("pending_id IS NOT NULL"),
         sqlite_where=text("pending_id IS NOT NULL"),
     ),
+    # The holds still pending: the ledger check sums them without reading every transfer.
+    Index(
+        "ix_ledger_transfers_pending",
+        "seq",
+        postgresql_where=text("state = 'pending'"),
+        sqlite_where=text("state = 'pending'"),
+    ),
     Index(
         "ix_ledger_transfers_due",
         "expires_at",
         postgresql_where=text("state = 'pending' AND expires_at IS NOT NULL"),
         sqlite_where=text("state = 'pending' AND expires_at IS NOT NULL"),
     ),
+)
+
+# What the last ledger check verified, up to the transfer ``seq``: the default check then
+# reads only later transfers (see ``ledger_check``). One row per check run.
+ledger_checkpoints = Table(
+    "ledger_checkpoints",
+    metadata,
+    Column("seq", BigInteger, primary_key=True),
+    Column("created_at", TS, nullable=False),
+    Column("full", Boolean, nullable=False),
+    Column("transfers", BigInteger, nullable=False),  # how many that run read
+    Column("seconds", Float, nullable=False),
+)
+
+# Per account, the totals of the verified transfers (latest checkpoint only).
+ledger_checkpoint_accounts = Table(
+    "ledger_checkpoint_accounts",
+    metadata,
+    Column("account_id", ID, primary_key=True),
+    Column("debits_posted", BigInteger, nullable=False),
+    Column("credits_posted", BigInteger, nullable=False),
+    Column("legs", BigInteger, nullable=False),  # transfers on the account
+    Column("links", BigInteger, nullable=False),  # of them, those with a previous transfer
+)
+
+# The newest verified transfer of each history chain: the only verified transfers a
+# later transfer may link to (latest checkpoint only).
+ledger_checkpoint_heads = Table(
+    "ledger_checkpoint_heads",
+    metadata,
+    Column("account_id", ID, primary_key=True),
+    Column("transfer_id", ID, primary_key=True),
+    Column("seq", BigInteger, nullable=False),
 )
