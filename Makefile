@@ -75,6 +75,7 @@ $(BENCH_STAMP): $(STAMP)
 bench: $(BENCH_STAMP)
 	$(BIN)/python bench/ledger.py --json bench/report/ledger.json
 	$(BIN)/python bench/e2e.py --json bench/report/e2e.json
+	$(BIN)/python bench/ledger_check.py --json bench/report/ledger_check.json
 	$(BIN)/python bench/report.py
 
 clean:

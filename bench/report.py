@@ -2,8 +2,8 @@
 
     .venv/bin/python bench/report.py [--dir bench/report]
 
-Reads ``ledger.json`` and ``e2e.json`` from the directory (whichever exist), as written by
-``bench/ledger.py --json`` and ``bench/e2e.py --json``; ``make bench`` runs all three.
+Reads ``ledger.json``, ``e2e.json`` and ``ledger_check.json`` from the directory (whichever
+exist), as written by the benchmarks' ``--json``; ``make bench`` runs them all.
 """
 
 from __future__ import annotations
@@ -96,6 +96,25 @@ def e2e_section(data: dict[str, Any], out: Path) -> list[str]:
     return [*lines, "", "![e2e](e2e.png)", ""]
 
 
+def ledger_check_section(data: dict[str, Any], out: Path) -> list[str]:
+    del out  # a table is enough: two figures
+    return [
+        "## Ledger check (`bench/ledger_check.py`)",
+        "",
+        f"{data['transfers']:,} transfers between {data['accounts']:,} wallets on PostgreSQL;"
+        f" load average {data['load_average'][0]:.1f} at the start,"
+        f" {data['load_average'][1]:.1f} at the end.",
+        "",
+        "| check | seconds | vs one sequential scan of the transfers |",
+        "|---|---:|---:|",
+        f"| sequential scan (baseline) | {data['scan_s']:.1f} | 1× |",
+        f"| `--full` | {data['check_full_s']:.1f} | {data['check_full_s'] / data['scan_s']:.1f}× |",
+        f"| default, {data['new_since_checkpoint']:,} transfers since the checkpoint"
+        f" | {data['check_fast_s']:.1f} | {data['check_fast_s'] / data['scan_s']:.2f}× |",
+        "",
+    ]
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--dir", type=Path, default=Path(__file__).parent / "report")
@@ -110,7 +129,11 @@ def main() -> None:
         " the machine may be shared, absolute rates are not comparable between runs.",
         "",
     ]
-    sections = {"ledger.json": ledger_section, "e2e.json": e2e_section}
+    sections = {
+        "ledger.json": ledger_section,
+        "e2e.json": e2e_section,
+        "ledger_check.json": ledger_check_section,
+    }
     for name, section in sections.items():
         path = out / name
         if path.exists():
