@@ -11,11 +11,13 @@ from sqlalchemy import Engine
 
 from envoi.adapters.db.engine import make_engine
 from envoi.adapters.db.gauges import DatabaseGauges
+from envoi.adapters.db.repo_networks import SqlCursors
 from envoi.adapters.db.uow import uow_factory
 from envoi.adapters.networks.sandbox.api import create_sandbox_router
 from envoi.adapters.networks.sandbox.gateway import SandboxGateway
 from envoi.adapters.networks.sandbox.pages import create_sandbox_pages
 from envoi.adapters.networks.sandbox.store import SandboxNetwork
+from envoi.adapters.networks.x import XNetwork
 from envoi.adapters.psp.sandbox import SandboxCardProcessor
 from envoi.adapters.psp.sandbox_pages import create_psp_sandbox_router
 from envoi.adapters.psp.stripe import StripeCardProcessor
@@ -67,6 +69,8 @@ class Envoi:
     # Each network's reader loop, by network (the sandbox delivers as it is written).
     ingests: dict[str, Ingest] = field(default_factory=dict)
     routers: list[tuple[str, APIRouter]] = field(default_factory=list)
+    # What ``envoi networks status`` shows for a network beyond its cursor (X: its spend).
+    network_status: dict[str, Callable[[], dict[str, object]]] = field(default_factory=dict)
 
     @property
     def sandbox(self) -> SandboxNetwork:
@@ -94,14 +98,7 @@ def bootstrap(settings: Settings, *, clock: Clock | None = None) -> Envoi:
         raise ConfigurationError("; ".join(problems))
     clock = clock or SystemClock()
     engine = make_engine(settings.database_url)
-    gateways: dict[str, NetworkGateway] = {}
-    network: SandboxNetwork | None = None
-    for name in settings.enabled_networks:
-        if name == "sandbox":
-            network = SandboxNetwork(engine, settings.bot_handle, clock=clock)
-            gateways[name] = SandboxGateway(network, settings.bot_handle)
-        else:
-            raise ConfigurationError(f"network {name!r} is not available in this version")
+    gateways, network, x_network = _networks(settings, engine, clock)
     processor: CardProcessor | None = None
     sandbox_processor: SandboxCardProcessor | None = None
     match settings.enabled_card_processor:
@@ -162,6 +159,11 @@ def bootstrap(settings: Settings, *, clock: Clock | None = None) -> Envoi:
             ("/sandbox/api", create_sandbox_router(network, app.intake, settings.bot_handle)),
             ("/sandbox", create_sandbox_pages(network, app.intake, settings.bot_handle)),
         ]
+    if x_network is not None:
+        x_parts = x_network
+        app.ingests["x"] = Ingest(x_parts.reader, app.intake, SqlCursors(engine))
+        app.routers.append(("/webhooks", x_parts.webhook_router(app.intake)))
+        app.network_status["x"] = lambda: x_parts.status(clock.now())
     if sandbox_processor is not None:
         app.routers.append(
             (
@@ -181,6 +183,25 @@ def bootstrap(settings: Settings, *, clock: Clock | None = None) -> Envoi:
         )
         app.routers.append(("/webhooks", webhooks))
     return app
+
+
+def _networks(
+    settings: Settings, engine: Engine, clock: Clock
+) -> tuple[dict[str, NetworkGateway], SandboxNetwork | None, XNetwork | None]:
+    """Each enabled network's gateway, and the networks that bring more than one."""
+    gateways: dict[str, NetworkGateway] = {}
+    network: SandboxNetwork | None = None
+    x_network: XNetwork | None = None
+    for name in settings.enabled_networks:
+        if name == "sandbox":
+            network = SandboxNetwork(engine, settings.bot_handle, clock=clock)
+            gateways[name] = SandboxGateway(network, settings.bot_handle)
+        elif name == "x":
+            x_network = XNetwork.build(settings, engine, clock)
+            gateways[name] = x_network.gateway
+        else:
+            raise ConfigurationError(f"network {name!r} is not available in this version")
+    return gateways, network, x_network
 
 
 def describe(settings: Settings) -> dict[str, object]:

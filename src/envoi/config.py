@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from decimal import Decimal
 from functools import cache
 from typing import Annotated, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -42,6 +43,31 @@ class StripeSettings(BaseSettings):
     # 3-D Secure by redirect to the issuer and back to /wallet/topup/return (Stripe's
     # ``return_url``); false: Stripe.js runs it in the page (servers without return_url).
     redirect_3ds: bool = True
+
+
+class XSettings(BaseSettings):
+    """The X network (``ENVOI_X__*``); used when ENVOI_NETWORKS names ``x``."""
+
+    api_base_url: str = Field(
+        default="https://api.x.com", description="X API v2 host; another only for a stand-in"
+    )
+    consumer_key: str = ""
+    consumer_secret: SecretStr = SecretStr("")  # also the webhook CRC and signature key
+    access_token: str = ""  # the bot account's OAuth 1.0a user token
+    access_token_secret: SecretStr = SecretStr("")
+    bot_user_id: str = ""  # the bot account's immutable numeric id
+    # OAuth 2.0 Authorization Code + PKCE for linking members' accounts.
+    client_id: str = ""
+    client_secret: SecretStr = SecretStr("")  # confidential clients only
+    authorize_url: str = "https://x.com/i/oauth2/authorize"
+    # X bills every call: outgoing calls stop for the rest of the UTC day once this much
+    # (US dollars) has been spent that day; 0 means no budget.
+    daily_budget_usd: Decimal = Field(default=Decimal("20"), ge=0)
+    # Webhooks carry mentions and DMs for free; this catch-up poll (billed per post read)
+    # runs at start and then every so often.
+    poll_interval_s: float = Field(default=3600.0, ge=0)
+    # A 429 whose reset is this close is waited for in place; a later one is retried then.
+    rate_limit_wait_s: float = Field(default=5.0, ge=0)
 
 
 class Settings(BaseSettings):
@@ -124,6 +150,7 @@ class Settings(BaseSettings):
     topup_monthly_minor: int = 2_500_00
 
     stripe: StripeSettings = StripeSettings()
+    x: XSettings = XSettings()
 
     # Workers.
     worker_poll_s: float = Field(default=1.0, description="Seconds between job polls")
@@ -203,6 +230,16 @@ class Settings(BaseSettings):
             ):
                 if not secret.get_secret_value():
                     errors.append(f"ENVOI_CARD_PROCESSOR is 'stripe' without {env}")
+        if "x" in self.enabled_networks:
+            for env, value in (
+                ("ENVOI_X__CONSUMER_KEY", self.x.consumer_key),
+                ("ENVOI_X__CONSUMER_SECRET", self.x.consumer_secret.get_secret_value()),
+                ("ENVOI_X__ACCESS_TOKEN", self.x.access_token),
+                ("ENVOI_X__ACCESS_TOKEN_SECRET", self.x.access_token_secret.get_secret_value()),
+                ("ENVOI_X__BOT_USER_ID", self.x.bot_user_id),
+            ):
+                if not value:
+                    errors.append(f"ENVOI_NETWORKS names 'x' without {env}")
         return errors
 
     @property

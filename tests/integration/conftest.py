@@ -9,6 +9,7 @@ from sqlalchemy import Engine
 
 from envoi.adapters.db import ledger_check
 from tests.integration.flow_app import World, make_world
+from tests.networks.x_standin import XWorld, serve
 
 
 @pytest.fixture(autouse=True)
@@ -32,3 +33,10 @@ def world(engine: Engine, database_url: str) -> Iterator[World]:
     built = make_world(database_url)
     yield built
     built.app.engine.dispose()
+
+
+@pytest.fixture(scope="session")
+def x_standin() -> Iterator[XWorld]:
+    """The X stand-in over real HTTP on 127.0.0.1, one per test session (and process)."""
+    with serve() as standin:
+        yield standin

@@ -14,6 +14,7 @@ import structlog
 from envoi.domain.errors import EnvoiError, ErrorCode
 from envoi.faults import crash_point
 from envoi.services.context import Context
+from envoi.services.ports import NetworkBusy
 
 log = structlog.get_logger(__name__)
 
@@ -46,6 +47,14 @@ class Delivery:
                     remote_id = gateway.direct_message(
                         row["target"], row["text"], idempotency_key=key
                     )
+            except NetworkBusy as exc:
+                # Rate limited, or the network's spend budget is used up: later, as many
+                # times as it takes (the message is not given up for it).
+                log.warning("outbox.deferred", outbox_id=row["id"], reason=exc.reason)
+                with self.ctx.uow() as uow:
+                    uow.notices.defer(str(row["id"]), exc.reason, exc.retry_at)
+                    uow.commit()
+                continue
             except (EnvoiError, OSError, RuntimeError, ValueError) as exc:
                 self._failed(row, exc, final=_target_gone(row, exc))
                 continue

@@ -123,6 +123,17 @@ class CursorStore(Protocol):
     def save(self, network: str, cursor: str) -> None: ...
 
 
+class NetworkBusy(Exception):  # noqa: N818 - a state of the network, not a bug
+    """The network takes this call later, not never: rate limited (HTTP 429), or the
+    deployment's spend budget for the network is used up. Nothing was sent; a message
+    waits until ``retry_at`` without counting as a failed attempt."""
+
+    def __init__(self, reason: str, retry_at: datetime) -> None:
+        super().__init__(f"{reason}; retry at {retry_at.isoformat()}")
+        self.reason = reason
+        self.retry_at = retry_at
+
+
 class NetworkGateway(Protocol):
     """What envoi does on a network: answer, write privately, look people up, prove ownership.
 

@@ -302,6 +302,10 @@ class NoticeRepo(Protocol):
         self, outbox_id: str, error: str, retry_at: datetime | None, now: datetime
     ) -> None: ...
 
+    def defer(self, outbox_id: str, reason: str, retry_at: datetime) -> None:
+        """Not sent, not failed (the network said "later"): the claim's attempt is given back."""
+        ...
+
 
 class CardRepo(Protocol):
     """Processor events applied once, card refunds, disputes."""

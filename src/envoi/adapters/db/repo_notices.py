@@ -103,6 +103,17 @@ class SqlNotices:
             .values(delivered_at=utc(now), remote_id=remote_id, last_error=None)
         )
 
+    def defer(self, outbox_id: str, reason: str, retry_at: datetime) -> None:
+        self.conn.execute(
+            update(outbox)
+            .where(outbox.c.id == outbox_id)
+            .values(
+                next_attempt_at=utc(retry_at),
+                attempts=outbox.c.attempts - 1,
+                last_error=reason[:2000],
+            )
+        )
+
     def mark_failed(
         self, outbox_id: str, error: str, retry_at: datetime | None, now: datetime
     ) -> None:
