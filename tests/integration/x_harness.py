@@ -97,6 +97,7 @@ class XHarness:
         issued = self.app.linking.start(member.id, "x", person.handle)
         self.dm(person, f"Mon code : {issued.code}")
         self.ingest()
+        self.app.delivery.deliver_due()  # "account linked", by DM
 
     def mention(self, author: Person, text: str) -> str:
         return str(self.standin.post(author.user_id, text)["id"])

@@ -109,6 +109,8 @@ class XGateway:
                 found = self._find_sent(kind, target, text, row.started_at)
                 if found is not None:
                     return self._record(key, found)
+            if exc.status >= 500:
+                raise ConnectionError(str(exc)) from exc  # it may have gone out: look next time
             self._forget(key)  # X refused it: nothing went out
             if exc.target_gone and kind == "reply":
                 raise EnvoiError(ErrorCode.POST_NOT_FOUND, post_id=target) from exc
