@@ -33,6 +33,8 @@ psp_app = typer.Typer(
 app.add_typer(psp_app, name="psp")
 audit_app = typer.Typer(help="The hash-chained audit trail.", no_args_is_help=True)
 app.add_typer(audit_app, name="audit")
+networks_app = typer.Typer(help="The social networks this deployment runs.", no_args_is_help=True)
+app.add_typer(networks_app, name="networks")
 
 
 def _safe_url(url: str) -> str:
@@ -425,6 +427,23 @@ def ledger_check(
         f"Ledger OK: every currency sums to zero and every balance matches its transfers"
         f" ({scope}: {run.transfers:,} read in {run.seconds:.1f} s; checkpoint at #{run.upto:,})."
     )
+
+
+@networks_app.command("status")
+def networks_status() -> None:
+    """Each network: where its reader resumes, and what it costs (X: the month's spend)."""
+    import json
+
+    from envoi.adapters.db.repo_networks import SqlCursors
+
+    envoi = _assemble(get_settings())
+    cursors = SqlCursors(envoi.engine)
+    for name in envoi.settings.enabled_networks:
+        shown: dict[str, object] = {"cursor": cursors.load(name)}
+        if name in envoi.network_status:
+            shown |= envoi.network_status[name]()
+        typer.echo(f"{name}: {json.dumps(shown, sort_keys=True)}")
+    envoi.engine.dispose()
 
 
 @audit_app.command("verify")

@@ -291,3 +291,31 @@ def test_the_catch_up_poll_reads_what_the_webhook_missed_once(x: XHarness) -> No
     assert reads == 1
     x.app.ingests["x"].step()  # nothing new: nothing read, nothing billed
     assert x.standin.billed().get("post_read", 0) == reads
+
+
+def test_networks_status_shows_the_months_estimated_spend(x: XHarness, database_url: str) -> None:
+    from tests.integration.test_new_user import run_cli
+
+    x.clock.current = datetime.now(UTC)  # the CLI runs on the real clock: the same month
+    _a_command(x)
+    x.deliver_webhooks()
+    x.app.delivery.deliver_due()
+    keys = x.standin.state.keys
+    shown = run_cli(
+        database_url,
+        "networks",
+        "status",
+        ENVOI_NETWORKS="x",
+        ENVOI_X__API_BASE_URL=x.standin.url,
+        ENVOI_X__CONSUMER_KEY=keys.consumer_key,
+        ENVOI_X__CONSUMER_SECRET=keys.consumer_secret,
+        ENVOI_X__ACCESS_TOKEN=keys.access_token,
+        ENVOI_X__ACCESS_TOKEN_SECRET=keys.access_token_secret,
+        ENVOI_X__BOT_USER_ID=x.standin.state.bot_id,
+    )
+    line = next(line for line in shown.splitlines() if line.startswith("x: "))
+    status = json.loads(line.removeprefix("x: "))
+    assert status["cursor"] is not None
+    assert status["month_spend_usd"] == f"{x.standin.billed_micro_usd() / 1_000_000:.3f}"
+    assert status["by_kind"]["reply"] == {"calls": 1, "usd": "0.015"}
+    assert status["daily_budget_usd"] == "20.000"
