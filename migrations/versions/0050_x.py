@@ -26,9 +26,7 @@ def upgrade() -> None:
         sa.Column("calls", sa.Integer(), nullable=False),
         sa.Column("micro_usd", sa.BigInteger(), nullable=False),
         sa.Column("alerted_at", sa.DateTime(timezone=True), nullable=True),
-        sa.CheckConstraint(
-            "calls >= 0 AND micro_usd >= 0", name=op.f("ck_x_spend_non_negative")
-        ),
+        sa.CheckConstraint("calls >= 0 AND micro_usd >= 0", name=op.f("ck_x_spend_non_negative")),
         sa.PrimaryKeyConstraint("day", "kind", name=op.f("pk_x_spend")),
     )
     op.create_table(

@@ -12,6 +12,7 @@ from sqlalchemy import Engine
 from envoi.adapters.db.engine import make_engine
 from envoi.adapters.db.gauges import DatabaseGauges
 from envoi.adapters.db.repo_networks import SqlCursors
+from envoi.adapters.db.repo_oauth import SqlOAuthStates
 from envoi.adapters.db.uow import uow_factory
 from envoi.adapters.networks.sandbox.api import create_sandbox_router
 from envoi.adapters.networks.sandbox.gateway import SandboxGateway
@@ -34,6 +35,7 @@ from envoi.services.intake import Intake
 from envoi.services.lifecycle import Lifecycle
 from envoi.services.linking import Linking
 from envoi.services.members import Members
+from envoi.services.oauth_linking import OAuthLinks
 from envoi.services.ports import CardProcessor, Clock, NetworkGateway
 from envoi.services.psp_reconcile import Reconciliation
 from envoi.services.reversals import Reversals
@@ -63,6 +65,7 @@ class Envoi:
     reversals: Reversals
     card_events: CardEvents
     reconciliation: Reconciliation
+    oauth_links: OAuthLinks
     jobs: dict[str, Job] = field(default_factory=dict)
     # Read from the database at each /metrics scrape.
     gauges: Collector | None = None
@@ -127,11 +130,12 @@ def bootstrap(settings: Settings, *, clock: Clock | None = None) -> Envoi:
     )
     funding = Funding(ctx)
     reversals = Reversals(ctx)
+    members = Members(ctx)
     app = Envoi(
         settings=settings,
         engine=engine,
         ctx=ctx,
-        members=Members(ctx),
+        members=members,
         funding=funding,
         intake=Intake(ctx),
         lifecycle=Lifecycle(ctx),
@@ -142,6 +146,7 @@ def bootstrap(settings: Settings, *, clock: Clock | None = None) -> Envoi:
         reversals=reversals,
         card_events=CardEvents(ctx, funding, reversals),
         reconciliation=Reconciliation(ctx),
+        oauth_links=OAuthLinks(ctx, members, SqlOAuthStates(engine)),
         gauges=DatabaseGauges(engine, clock.now),
     )
     app.jobs = {

@@ -319,3 +319,95 @@ def test_networks_status_shows_the_months_estimated_spend(x: XHarness, database_
     assert status["month_spend_usd"] == f"{x.standin.billed_micro_usd() / 1_000_000:.3f}"
     assert status["by_kind"]["reply"] == {"calls": 1, "usd": "0.015"}
     assert status["daily_budget_usd"] == "20.000"
+
+
+# --- linking by OAuth 2.0 Authorization Code + PKCE ---------------------------------------
+
+
+def _consent(x: XHarness, authorization_url: str, user_id: str) -> tuple[str, str, str]:
+    """The person, signed in on X, says yes: X sends the browser back with state and code."""
+    import httpx
+
+    assert authorization_url.startswith(f"{x.standin.url}/i/oauth2/authorize?")
+    with httpx.Client(cookies={"standin_user": user_id}) as browser:
+        answer = browser.get(authorization_url)
+    assert answer.status_code in (302, 307), answer.text
+    from urllib.parse import parse_qs, urlsplit
+
+    back = urlsplit(answer.headers["location"])
+    query = parse_qs(back.query)
+    return back.path, query["state"][0], query["code"][0]
+
+
+def test_linking_by_oauth_pkce_claims_what_was_waiting(x: XHarness) -> None:
+    alice = x.person("alice", funds=20_00)
+    bob = x.person("bob", member=False)
+    x.mention(alice, f"{x.bot_at} #envoyer 4€ {bob.at}")
+    x.deliver_webhooks()
+    (intent_id,) = pending(x.app, alice)
+    assert alice.member is not None
+    x.app.lifecycle.confirm(alice.member.id, intent_id, PIN)
+    # Bob opens a wallet over the API and links his X account on X's consent page.
+    x.web.post(
+        "/api/v1/members",
+        json={
+            "email": "bob-oauth@example.org",
+            "password": "long enough password",
+            "display_name": "Bob",
+            "locale": "fr",
+        },
+    )
+    token = x.web.post(
+        "/api/v1/auth/token",
+        json={"email": "bob-oauth@example.org", "password": "long enough password"},
+    ).json()["access_token"]
+    auth = {"authorization": f"Bearer {token}"}
+    started = x.web.post("/api/v1/me/identities/oauth", json={"network": "x"}, headers=auth)
+    assert started.status_code == 201, started.text
+    url = started.json()["authorization_url"]
+    assert "code_challenge_method=S256" in url
+    assert "dm.read" in url
+    path, state, code = _consent(x, url, bob.user_id)
+    assert path == "/wallet/link/x/callback"
+    # A code is worth nothing without the verifier envoi kept, nor a state for another
+    # member; the right pair links Bob by his immutable id.
+    linked = x.web.post(
+        "/api/v1/me/identities/oauth/callback",
+        json={"network": "x", "state": state, "code": code},
+        headers=auth,
+    )
+    assert linked.status_code == 201, linked.text
+    assert linked.json()["user_id"] == bob.user_id
+    bob_id = x.web.get("/api/v1/me", headers=auth).json()["id"]
+    assert x.app.wallet.balance(bob_id).posted == 4_00
+    # The state is used: the same callback again links nothing more.
+    again = x.web.post(
+        "/api/v1/me/identities/oauth/callback",
+        json={"network": "x", "state": state, "code": code},
+        headers=auth,
+    )
+    assert again.status_code >= 400
+
+
+def test_an_oauth_state_from_another_member_or_a_wrong_verifier_links_nobody(
+    x: XHarness,
+) -> None:
+    mallory = x.person("mallory")
+    victim = x.person("victim")
+    assert mallory.member is not None
+    assert victim.member is not None
+    # Mallory starts a flow and gets a victim to finish it: the state is hers, not theirs.
+    url = x.app.oauth_links.start(mallory.member.id, "x")
+    _path, state, code = _consent(x, url, mallory.user_id)
+    from envoi.domain.errors import EnvoiError
+
+    with pytest.raises(EnvoiError):
+        x.app.oauth_links.finish(victim.member.id, "x", state, code)
+    # A code exchanged with another verifier is refused by X (PKCE).
+    url = x.app.oauth_links.start(victim.member.id, "x")
+    _path, state, code = _consent(x, url, victim.user_id)
+    gateway = x.app.ctx.gateways["x"]
+    with pytest.raises(EnvoiError):
+        gateway.exchange_code(  # type: ignore[attr-defined]
+            code, code_verifier="not-the-verifier" * 3, redirect_uri="http://127.0.0.1:8000/x"
+        )

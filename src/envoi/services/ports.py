@@ -174,6 +174,46 @@ class NetworkGateway(Protocol):
         ...
 
 
+@runtime_checkable
+class OAuthLinking(Protocol):
+    """A network whose accounts are linked by OAuth 2.0 Authorization Code + PKCE (X).
+
+    The code is exchanged for a user access token, which ``verify_link`` then turns into
+    the account it belongs to.
+    """
+
+    def authorization_url(self, *, state: str, code_challenge: str, redirect_uri: str) -> str:
+        """Where the member's browser goes to say yes (``code_challenge``: S256)."""
+        ...
+
+    def exchange_code(self, code: str, *, code_verifier: str, redirect_uri: str) -> str:
+        """The user access token for an authorization ``code``; raises
+        ``EnvoiError(INVALID_NETWORK_TOKEN)`` when the network refuses it."""
+        ...
+
+
+@dataclass(frozen=True, slots=True)
+class OAuthState:
+    """One authorization in flight: who asked, for which network, and the PKCE verifier."""
+
+    member_id: str
+    network: str
+    code_verifier: str
+    redirect_uri: str
+    created_at: datetime
+    expires_at: datetime
+
+
+class OAuthStateStore(Protocol):
+    """Authorizations in flight, by a keyed hash of their ``state`` (each used once)."""
+
+    def add(self, state_hash: str, state: OAuthState) -> None: ...
+
+    def take(self, state_hash: str, now: datetime) -> OAuthState | None:
+        """The state, marked used; None if unknown, used already or expired."""
+        ...
+
+
 # --- Card processor -----------------------------------------------------------
 
 

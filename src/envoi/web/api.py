@@ -125,6 +125,16 @@ class IdentityIn(BaseModel):
     token: str = Field(min_length=1, max_length=500)
 
 
+class OAuthStartIn(BaseModel):
+    network: str = Field(max_length=20)
+
+
+class OAuthFinishIn(BaseModel):
+    network: str = Field(max_length=20)
+    state: str = Field(min_length=1, max_length=200)
+    code: str = Field(min_length=1, max_length=1000)
+
+
 class ChallengeIn(BaseModel):
     network: str = Field(max_length=20)
     handle: str = Field(min_length=1, max_length=255)
@@ -335,6 +345,23 @@ def identity_challenge(body: ChallengeIn, member: Me, envoi: App) -> dict[str, A
         "expires_at": issued.challenge.expires_at.isoformat(),
         "instructions": instructions(issued, body.network, member.locale),
     }
+
+
+@router.post("/me/identities/oauth", status_code=201, tags=["identities"])
+def identity_oauth_start(body: OAuthStartIn, member: Me, envoi: App) -> dict[str, str]:
+    """Link by the network's consent page (OAuth 2.0 Authorization Code + PKCE): open
+    ``authorization_url``; the network sends the browser back to ``redirect_uri`` with
+    ``state`` and ``code``, which ``/me/identities/oauth/callback`` takes."""
+    return {
+        "authorization_url": envoi.oauth_links.start(member.id, body.network),
+        "redirect_uri": envoi.oauth_links.redirect_uri(body.network),
+    }
+
+
+@router.post("/me/identities/oauth/callback", status_code=201, tags=["identities"])
+def identity_oauth_finish(body: OAuthFinishIn, member: Me, envoi: App) -> dict[str, Any]:
+    identity = envoi.oauth_links.finish(member.id, body.network, body.state, body.code)
+    return identity_view(identity)
 
 
 @router.get("/me/identities", tags=["identities"])

@@ -14,6 +14,7 @@ from typing import Annotated, Any
 from urllib.parse import urlsplit
 
 from fastapi import APIRouter, Depends, Query, Request, Response
+from fastapi.responses import RedirectResponse
 
 from envoi.domain.errors import EnvoiError, ErrorCode
 from envoi.domain.model import IntentState, MemberKind, Privacy
@@ -501,6 +502,34 @@ def link(post: PostDep) -> Response:
         except EnvoiError as exc:
             errors["token"] = page.error_text(exc)
     identities = page.envoi.members.identities(me.id)
+    return page.render("link.html", status=422, identities=identities, errors=errors, done=None)
+
+
+@router.get("/wallet/link/{network}/oauth")
+def link_by_oauth(network: str, page: PageDep) -> Response:
+    """Off to the network's consent page (OAuth 2.0 + PKCE), then back to the callback."""
+    try:
+        return RedirectResponse(page.envoi.oauth_links.start(page.me.id, network), status_code=303)
+    except EnvoiError as exc:
+        return _link_page(page, exc)
+
+
+@router.get("/wallet/link/{network}/callback")
+def link_by_oauth_callback(
+    network: str, page: PageDep, state: str = "", code: str = "", error: str = ""
+) -> Response:
+    if error or not state or not code:  # the person said no at the network
+        return page.redirect("/wallet/link")
+    try:
+        identity = page.envoi.oauth_links.finish(page.me.id, network, state[:200], code[:1000])
+    except EnvoiError as exc:
+        return _link_page(page, exc)
+    return page.redirect(f"/wallet/link?done={identity.handle}")
+
+
+def _link_page(page: Page, exc: EnvoiError) -> Response:
+    identities = page.envoi.members.identities(page.me.id)
+    errors = {"token": page.error_text(exc)}
     return page.render("link.html", status=422, identities=identities, errors=errors, done=None)
 
 

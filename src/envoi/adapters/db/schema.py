@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from envoi.adapters.db import ledger_tables as _ledger_tables  # noqa: F401
 from envoi.adapters.db import network_tables as _network_tables  # noqa: F401
+from envoi.adapters.db import oauth_tables as _oauth_tables  # noqa: F401
 from envoi.adapters.db import profile_tables as _profile_tables  # noqa: F401
 from envoi.adapters.db import psp_tables as _psp_tables  # noqa: F401
 from envoi.adapters.db import security_tables as _security_tables  # noqa: F401

@@ -12,7 +12,7 @@ from datetime import datetime
 from fastapi import APIRouter
 from sqlalchemy import Engine
 
-from envoi.adapters.networks.x.api import XApi
+from envoi.adapters.networks.x.api import XApi, XOAuth
 from envoi.adapters.networks.x.gateway import XGateway
 from envoi.adapters.networks.x.reader import XReader
 from envoi.adapters.networks.x.spend import SpendMeter
@@ -45,8 +45,19 @@ class XNetwork:
             meter=meter,
             rate_limit_wait_s=x.rate_limit_wait_s,
         )
+        oauth = XOAuth(
+            api,
+            client_id=x.client_id,
+            client_secret=x.client_secret.get_secret_value(),
+            authorize_url=x.authorize_url,
+        )
         gateway = XGateway(
-            api, engine, clock, bot_handle=settings.bot_handle, bot_user_id=x.bot_user_id
+            api,
+            engine,
+            clock,
+            bot_handle=settings.bot_handle,
+            bot_user_id=x.bot_user_id,
+            oauth=oauth,
         )
         reader = XReader(api, meter, x.bot_user_id, poll_interval_s=x.poll_interval_s)
         return cls(api, meter, gateway, reader, x.consumer_secret.get_secret_value(), x.bot_user_id)

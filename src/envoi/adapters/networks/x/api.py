@@ -67,7 +67,13 @@ def _problem(response: httpx.Response) -> XApiError:
     errors = body.get("errors") or [{}]
     first = errors[0] if isinstance(errors, list) and errors else {}
     title = str(body.get("title") or first.get("title") or response.reason_phrase)
-    detail = str(body.get("detail") or first.get("detail") or first.get("message") or "")
+    detail = str(
+        body.get("detail")
+        or body.get("error_description")  # the OAuth 2.0 token endpoint's errors
+        or first.get("detail")
+        or first.get("message")
+        or ""
+    )
     return XApiError(response.status_code, title, detail)
 
 
@@ -119,6 +125,7 @@ class XApi:
         form: Mapping[str, str] | None = None,
         bearer: str | None = None,
         basic: tuple[str, str] | None = None,
+        unsigned: bool = False,
         cost: str | None = None,
     ) -> dict[str, Any]:
         """One call; ``cost`` names what a successful write is billed as (reserved first)."""
@@ -130,7 +137,7 @@ class XApi:
                 headers = {"user-agent": "envoi"}
                 if bearer is not None:
                     headers["authorization"] = f"Bearer {bearer}"
-                elif basic is None:
+                elif basic is None and not unsigned:
                     # Form fields are part of an OAuth 1.0a signature; JSON bodies are not.
                     headers["authorization"] = self._auth(method, url, {**params, **(form or {})})
                 try:
@@ -257,6 +264,55 @@ class XApi:
         if not isinstance(data, dict):
             raise XApiError(200, "No user", "the token names nobody")
         return data
+
+
+OAUTH_SCOPES = "tweet.read users.read dm.read dm.write offline.access"
+
+
+class XOAuth:
+    """OAuth 2.0 Authorization Code with PKCE (docs.x.com, "OAuth 2.0 Authorization Code
+    Flow with PKCE"): the consent page on x.com, the token endpoint on the API host. A
+    confidential client authenticates with HTTP Basic (client id and secret); a public
+    one sends its ``client_id`` alone."""
+
+    def __init__(
+        self, api: XApi, *, client_id: str, client_secret: str, authorize_url: str
+    ) -> None:
+        self.api = api
+        self.client_id = client_id
+        self.client_secret = client_secret
+        self.authorize_url = authorize_url
+
+    def authorization_url(self, state: str, code_challenge: str, redirect_uri: str) -> str:
+        from urllib.parse import urlencode
+
+        query = urlencode(
+            {
+                "response_type": "code",
+                "client_id": self.client_id,
+                "redirect_uri": redirect_uri,
+                "scope": OAUTH_SCOPES,
+                "state": state,
+                "code_challenge": code_challenge,
+                "code_challenge_method": "S256",
+            }
+        )
+        return f"{self.authorize_url}?{query}"
+
+    def exchange(self, code: str, code_verifier: str, redirect_uri: str) -> str:
+        form = {
+            "code": code,
+            "grant_type": "authorization_code",
+            "client_id": self.client_id,
+            "redirect_uri": redirect_uri,
+            "code_verifier": code_verifier,
+        }
+        basic = (self.client_id, self.client_secret) if self.client_secret else None
+        body = self.api.request("POST", "/2/oauth2/token", form=form, basic=basic, unsigned=True)
+        token = body.get("access_token")
+        if not isinstance(token, str) or not token:
+            raise XApiError(200, "No token", "the token endpoint answered without one")
+        return token
 
 
 def _reset_time(response: httpx.Response) -> datetime:

@@ -17,7 +17,7 @@ import structlog
 from sqlalchemy import Engine, delete, select, update
 
 from envoi.adapters.db.rows import insert_once, utc
-from envoi.adapters.networks.x.api import XApi, XApiError
+from envoi.adapters.networks.x.api import XApi, XApiError, XOAuth
 from envoi.adapters.networks.x.payloads import NETWORK, unescape, user_v2
 from envoi.adapters.networks.x.tables import x_sends
 from envoi.domain.errors import EnvoiError, ErrorCode
@@ -57,9 +57,17 @@ class XGateway:
     grammar = "x"
 
     def __init__(
-        self, api: XApi, engine: Engine, clock: Clock, *, bot_handle: str, bot_user_id: str
+        self,
+        api: XApi,
+        engine: Engine,
+        clock: Clock,
+        *,
+        bot_handle: str,
+        bot_user_id: str,
+        oauth: XOAuth,
     ) -> None:
         self.api = api
+        self.oauth = oauth
         self.engine = engine
         self.clock = clock
         self.bot_handle = bot_handle
@@ -161,6 +169,17 @@ class XGateway:
     def lookup_user(self, handle: str) -> NetworkUser | None:
         found = self.api.user_by_username(handle.removeprefix("@"))
         return user_v2(found) if found else None
+
+    # --- linking by OAuth 2.0 Authorization Code + PKCE -------------------------------
+
+    def authorization_url(self, *, state: str, code_challenge: str, redirect_uri: str) -> str:
+        return self.oauth.authorization_url(state, code_challenge, redirect_uri)
+
+    def exchange_code(self, code: str, *, code_verifier: str, redirect_uri: str) -> str:
+        try:
+            return self.oauth.exchange(code, code_verifier, redirect_uri)
+        except XApiError as exc:
+            raise EnvoiError(ErrorCode.INVALID_NETWORK_TOKEN, network=NETWORK) from exc
 
     def verify_link(self, token: str) -> NetworkUser:
         """``token`` is an OAuth 2.0 user access token (from the PKCE flow): its owner."""
