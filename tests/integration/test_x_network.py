@@ -411,3 +411,32 @@ def test_an_oauth_state_from_another_member_or_a_wrong_verifier_links_nobody(
         gateway.exchange_code(  # type: ignore[attr-defined]
             code, code_verifier="not-the-verifier" * 3, redirect_uri="http://127.0.0.1:8000/x"
         )
+
+
+def test_the_wallet_links_an_x_account_on_xs_consent_page(x: XHarness) -> None:
+    import re
+
+    bob = x.person("bob", member=False)
+    member = x.app.members.register(
+        email="bob-wallet@example.org",
+        password="long enough password",
+        display_name="Bob",
+        locale="fr",
+    )
+    page = x.web.get("/login")
+    csrf = re.search(r'name="csrf" value="([^"]+)"', page.text)
+    assert csrf is not None
+    x.web.post(
+        "/login",
+        data={"csrf": csrf.group(1), "email": member.email, "password": "long enough password"},
+    )
+    link_page = x.web.get("/wallet/link")
+    assert 'href="/wallet/link/x/oauth"' in link_page.text
+    off = x.web.get("/wallet/link/x/oauth", follow_redirects=False)
+    assert off.status_code == 303
+    path, state, code = _consent(x, off.headers["location"], bob.user_id)
+    back = x.web.get(path, params={"state": state, "code": code}, follow_redirects=False)
+    assert back.status_code == 303
+    assert back.headers["location"].endswith("/wallet/link?done=bob")
+    (identity,) = x.app.members.identities(member.id)
+    assert identity.network_user_id == bob.user_id

@@ -323,6 +323,7 @@ STRINGS: dict[str, dict[Locale, str]] = {
         "en": "Create one in a few seconds",
     },
     "link.submit": {"fr": "Relier ce compte", "en": "Link this account"},
+    "link.oauth": {"fr": "Relier mon compte {network}", "en": "Link my {network} account"},
     "link.done": {"fr": "Compte @{handle} relié.", "en": "Account @{handle} linked."},
     "link.since": {"fr": "relié le {when}", "en": "linked on {when}"},
     # settings

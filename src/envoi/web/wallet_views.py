@@ -118,6 +118,14 @@ class Page:
         base = re.escape(self.envoi.settings.base_url.rstrip("/"))
         return re.sub(rf"\s*:?\s*{base}/\S*$", "", text) or text
 
+    @property
+    def oauth_networks(self) -> list[str]:
+        """The networks whose accounts link on their own consent page (OAuth 2.0 + PKCE)."""
+        from envoi.services.ports import OAuthLinking
+
+        gateways = self.envoi.ctx.gateways
+        return [name for name, g in gateways.items() if isinstance(g, OAuthLinking)]
+
     def error_text(self, error: EnvoiError) -> str:
         base = self.envoi.settings.base_url.rstrip("/")
         return render_error(

@@ -188,9 +188,11 @@ class XApi:
         return body
 
     def dm_events(self, pagination_token: str | None) -> dict[str, Any]:
+        # Each event returned is billed: a first page of 10 (a quiet poll costs little),
+        # the pages after it 100.
         params = {
             "event_types": "MessageCreate",
-            "max_results": "100",
+            "max_results": "100" if pagination_token else "10",
             "dm_event.fields": _DM_FIELDS,
             "expansions": "sender_id",
             "user.fields": _USER_FIELDS,
