@@ -35,9 +35,11 @@ browser:
 	    echo "The browser tests need Chromium: sudo apt-get install chromium"; exit 1; \
 	  fi; }
 
-# Test servers installed outside the repo (cached): localstripe for the Stripe tests.
+# Test servers installed outside the repo (cached): localstripe for the Stripe tests,
+# Synapse for the Matrix tests.
 test-servers:
 	.ci/install-localstripe
+	bash tests/servers/install_synapse.sh
 
 test: lint typecheck browser test-servers
 	$(BIN)/pytest -q -n 2 --dist loadfile

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
 
 import pytest
@@ -56,3 +57,15 @@ def engine(_session_engine: Engine) -> Iterator[Engine]:
 @pytest.fixture
 def is_postgres(engine: Engine) -> bool:
     return engine.dialect.name == "postgresql"
+
+
+_SESSION_STARTED = time.time()
+
+
+def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
+    """The real servers this run started, and what they cost (start-up, memory)."""
+    from tests.servers.synapse import figures_since
+
+    line = figures_since(_SESSION_STARTED)
+    if line is not None:
+        terminalreporter.write_line(line)

@@ -36,7 +36,7 @@ from envoi.services.lifecycle import Lifecycle
 from envoi.services.linking import Linking
 from envoi.services.members import Members
 from envoi.services.oauth_linking import OAuthLinks
-from envoi.services.ports import CardProcessor, Clock, NetworkGateway
+from envoi.services.ports import CardProcessor, Clock, NetworkGateway, NetworkReader
 from envoi.services.psp_reconcile import Reconciliation
 from envoi.services.reversals import Reversals
 from envoi.services.wallet import Wallet
@@ -164,6 +164,11 @@ def bootstrap(settings: Settings, *, clock: Clock | None = None) -> Envoi:
             ("/sandbox/api", create_sandbox_router(network, app.intake, settings.bot_handle)),
             ("/sandbox", create_sandbox_pages(network, app.intake, settings.bot_handle)),
         ]
+    # Each network that reads by itself, in a loop of its own from its stored cursor.
+    app.ingests.update(
+        (reader.name, Ingest(reader, app.intake, SqlCursors(engine), wait_s=wait))
+        for reader, wait in _readers(settings, gateways)
+    )
     if x_network is not None:
         x_parts = x_network
         app.ingests["x"] = Ingest(x_parts.reader, app.intake, SqlCursors(engine))
@@ -204,9 +209,41 @@ def _networks(
         elif name == "x":
             x_network = XNetwork.build(settings, engine, clock)
             gateways[name] = x_network.gateway
+        elif name == "matrix":
+            gateways[name] = _matrix(settings)
         else:
             raise ConfigurationError(f"network {name!r} is not available in this version")
     return gateways, network, x_network
+
+
+def _matrix(settings: Settings) -> NetworkGateway:
+    """The Matrix bot: one session per process, shared by its gateway and its reader."""
+    from envoi.adapters.networks.matrix.connection import MatrixConnection
+    from envoi.adapters.networks.matrix.gateway import MatrixGateway
+
+    config = settings.matrix
+    connection = MatrixConnection(
+        config.homeserver_url,
+        config.user_id,
+        config.access_token.get_secret_value(),
+        device_id=config.device_id,
+        store_path=config.store_path,
+    )
+    return MatrixGateway(connection)
+
+
+def _readers(
+    settings: Settings, gateways: dict[str, NetworkGateway]
+) -> list[tuple[NetworkReader, float]]:
+    """The readers of the networks that read by long-poll, with the wait of each read."""
+    if "matrix" not in gateways:
+        return []
+    from envoi.adapters.networks.matrix.gateway import MatrixGateway
+    from envoi.adapters.networks.matrix.reader import MatrixReader
+
+    matrix = gateways["matrix"]
+    assert isinstance(matrix, MatrixGateway)
+    return [(MatrixReader(matrix.connection), settings.matrix.sync_wait_s)]
 
 
 def describe(settings: Settings) -> dict[str, object]:

@@ -7,7 +7,7 @@ from functools import cache
 from typing import Annotated, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import Field, SecretStr, field_validator
+from pydantic import BaseModel, Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 # Published on purpose, so the demo runs with nothing to set; refused in production.
@@ -68,6 +68,24 @@ class XSettings(BaseSettings):
     poll_interval_s: float = Field(default=3600.0, ge=0)
     # A 429 whose reset is this close is waited for in place; a later one is retried then.
     rate_limit_wait_s: float = Field(default=5.0, ge=0)
+
+
+class MatrixSettings(BaseModel):
+    """The bot's Matrix account (``ENVOI_MATRIX__HOMESERVER_URL`` and so on)."""
+
+    homeserver_url: str = Field(default="", description="https://matrix.example.org")
+    user_id: str = Field(default="", description="The bot's Matrix id, @envoi:example.org")
+    access_token: SecretStr = SecretStr("")
+    # The device the access token belongs to (asked from the homeserver when empty).
+    device_id: str | None = None
+    # Where the bot's end-to-end encryption keys are kept (a private directory);
+    # set, the bot reads and writes encrypted DMs, unset it reads unencrypted rooms only.
+    store_path: str | None = None
+    sync_wait_s: float = Field(default=30.0, description="Long-poll of each /sync")
+
+    @property
+    def configured(self) -> bool:
+        return bool(self.homeserver_url and self.user_id and self.access_token.get_secret_value())
 
 
 class Settings(BaseSettings):
@@ -151,6 +169,7 @@ class Settings(BaseSettings):
 
     stripe: StripeSettings = StripeSettings()
     x: XSettings = XSettings()
+    matrix: MatrixSettings = MatrixSettings()
 
     # Workers.
     worker_poll_s: float = Field(default=1.0, description="Seconds between job polls")
@@ -240,6 +259,11 @@ class Settings(BaseSettings):
             ):
                 if not value:
                     errors.append(f"ENVOI_NETWORKS names 'x' without {env}")
+        if "matrix" in self.enabled_networks and not self.matrix.configured:
+            errors.append(
+                "ENVOI_NETWORKS names 'matrix' without ENVOI_MATRIX__HOMESERVER_URL, "
+                "ENVOI_MATRIX__USER_ID and ENVOI_MATRIX__ACCESS_TOKEN"
+            )
         return errors
 
     @property

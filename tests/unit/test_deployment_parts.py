@@ -16,6 +16,11 @@ from tests.unit.test_secrets_check import envoi
 PG = "postgresql+psycopg://nobody@127.0.0.1:1/nothing"  # never connected to
 SQLITE = "sqlite:///envoi.db"
 STRONG = secrets.token_urlsafe(48)
+MATRIX = {
+    "homeserver_url": "https://matrix.example.org",
+    "user_id": "@envoi:example.org",
+    "access_token": "syt_not_a_real_token",
+}
 
 
 def settings(database_url: str, **values: object) -> Settings:
@@ -55,7 +60,7 @@ def test_postgresql_with_envoi_sandbox_runs_the_sandbox() -> None:
     ("values", "refused"),
     [
         ({"networks": "sandbox"}, "ENVOI_NETWORKS"),
-        ({"networks": "matrix, sandbox"}, "ENVOI_NETWORKS"),
+        ({"networks": "matrix, sandbox", "matrix": MATRIX}, "ENVOI_NETWORKS"),
         ({"card_processor": "sandbox"}, "ENVOI_CARD_PROCESSOR"),
     ],
 )
@@ -68,6 +73,14 @@ def test_naming_the_sandbox_in_production_is_refused(
     assert "ENVOI_SANDBOX=1" in problems[0]
     with pytest.raises(ConfigurationError, match=refused):
         bootstrap(settings(PG, **values))
+
+
+def test_matrix_without_its_account_is_refused() -> None:
+    (problem,) = settings(PG, networks="matrix").configuration_errors()
+    assert "ENVOI_MATRIX__ACCESS_TOKEN" in problem
+    with pytest.raises(ConfigurationError, match="ENVOI_MATRIX__HOMESERVER_URL"):
+        bootstrap(settings(PG, networks="matrix"))
+    assert settings(PG, networks="matrix", matrix=MATRIX).configuration_errors() == []
 
 
 def test_networks_are_a_comma_list_of_known_names() -> None:
