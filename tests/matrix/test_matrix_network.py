@@ -394,3 +394,15 @@ def test_an_empty_m_mentions_lets_a_typed_id_name_the_payee(
     assert (confirmed["state"], confirmed["payee"]["user_id"]) == ("settled", bob.user_id)
     assert balance(harness.app, bob) == 5_00
 
+
+def test_matrix_ids_up_to_the_specs_length(harness: MatrixHarness, api: TestClient) -> None:
+    """A Matrix id may be 255 characters: linked, paid and written to like any other."""
+    alice = harness.person("alice", funds=20_00)
+    localpart = "b" * (255 - len("@:localhost") - len(harness.tag)) + harness.tag
+    bob = harness.person("bob", localpart=localpart)
+    assert len(bob.user_id) == 255
+    harness.dm(alice, f"#envoyer 5€ {bob.at}")
+    harness.ingest()
+    confirmed = _confirm_over_api(api, alice)
+    assert (confirmed["state"], confirmed["payee"]["user_id"]) == ("settled", bob.user_id)
+    assert any("5,00" in text for text in harness.dms(bob))

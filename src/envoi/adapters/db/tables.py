@@ -62,8 +62,8 @@ identities = Table(
     Column("id", ID, primary_key=True),
     Column("member_id", ID, ForeignKey("members.id"), nullable=False, index=True),
     Column("network", String(20), nullable=False),
-    Column("network_user_id", String(100), nullable=False),  # immutable: money follows it
-    Column("handle", String(100), nullable=False),  # last known, for display only
+    Column("network_user_id", String(255), nullable=False),  # immutable: money follows it
+    Column("handle", String(255), nullable=False),  # last known, for display only
     Column("display_name", String(100), nullable=False),
     Column("linked_at", TS, nullable=False),
     UniqueConstraint("network", "network_user_id", name="uq_identities_network_user"),
@@ -76,7 +76,7 @@ claim_locks = Table(
     "claim_locks",
     metadata,
     Column("network", String(20), primary_key=True),
-    Column("network_user_id", String(100), primary_key=True),
+    Column("network_user_id", String(255), primary_key=True),
 )
 
 pots = Table(
@@ -101,14 +101,14 @@ payment_intents = Table(
     Column("payer_member_id", ID, ForeignKey("members.id"), nullable=False),
     # The payer's account in this exchange (the one that posted, or the one asked):
     # replies name it, never another account the same member has linked.
-    Column("payer_network_user_id", String(100)),
-    Column("payer_handle", String(100)),
+    Column("payer_network_user_id", String(255)),
+    Column("payer_handle", String(255)),
     Column("requester_member_id", ID, ForeignKey("members.id")),
     Column("payee_kind", String(10), nullable=False),
     Column("payee_member_id", ID, ForeignKey("members.id")),
     Column("payee_network", String(20)),
-    Column("payee_network_user_id", String(100)),
-    Column("payee_handle", String(100), nullable=False),
+    Column("payee_network_user_id", String(255)),
+    Column("payee_handle", String(255), nullable=False),
     Column("payee_display_name", String(100), nullable=False),
     Column("pot_id", ID, ForeignKey("pots.id")),
     Column("amount_minor", BigInteger, nullable=False),
@@ -117,7 +117,7 @@ payment_intents = Table(
     Column("currency", String(3), nullable=False),
     Column("privacy", String(10), nullable=False),
     Column("source_network", String(20)),
-    Column("source_post_id", String(100)),
+    Column("source_post_id", String(512)),  # a Matrix !room|$event: up to 511
     Column("created_at", TS, nullable=False),
     Column("expires_at", TS, nullable=False),
     Column("settled_at", TS),
@@ -147,9 +147,9 @@ inbound_posts = Table(
     "inbound_posts",
     metadata,
     Column("network", String(20), primary_key=True),
-    Column("post_id", String(100), primary_key=True),
-    Column("author_user_id", String(100), nullable=False),
-    Column("author_handle", String(100), nullable=False),
+    Column("post_id", String(512), primary_key=True),
+    Column("author_user_id", String(255), nullable=False),
+    Column("author_handle", String(255), nullable=False),
     Column("text", Text, nullable=False),
     Column("direct", Boolean, nullable=False),
     Column("received_at", TS, nullable=False),
@@ -198,10 +198,10 @@ outbox = Table(
     "outbox",
     metadata,
     Column("id", ID, primary_key=True),
-    Column("dedupe_key", String(200), nullable=False, unique=True),
+    Column("dedupe_key", String(600), nullable=False, unique=True),
     Column("kind", String(20), nullable=False),  # "reply" or "dm"
     Column("network", String(20), nullable=False),
-    Column("target", String(100), nullable=False),  # post id (reply) or user id (dm)
+    Column("target", String(512), nullable=False),  # post id (reply) or user id (dm)
     Column("text", Text, nullable=False),
     Column("created_at", TS, nullable=False),
     Column("next_attempt_at", TS, nullable=False),
@@ -209,7 +209,7 @@ outbox = Table(
     Column("delivered_at", TS),
     Column("failed_at", TS),
     Column("last_error", Text),
-    Column("remote_id", String(100)),
+    Column("remote_id", String(512)),
     CheckConstraint("kind IN ('reply', 'dm')", name="kind"),
     Index("ix_outbox_due", "delivered_at", "failed_at", "next_attempt_at"),
 )
