@@ -12,6 +12,24 @@ NETWORK_ERRORS: dict[ErrorCode, dict[str, str]] = {
 }
 
 NETWORK_EVENTS: dict[str, dict[str, str]] = {
+    # How each network writes a person, when the one given is not (``render_error``
+    # picks ``<code>.<network>`` over ``<code>``).
+    "INVALID_HANDLE.matrix": {
+        "fr": "Identifiant Matrix invalide : @nom:serveur, 255 caractères au plus "
+        "(par exemple @bob:example.org).",
+        "en": "Invalid Matrix id: @name:server, at most 255 characters "
+        "(for example @bob:example.org).",
+    },
+    "INVALID_HANDLE.bluesky": {
+        "fr": "Pseudo Bluesky invalide : un nom de domaine, 253 caractères au plus "
+        "(par exemple @bob.bsky.social).",
+        "en": "Invalid Bluesky handle: a domain name, at most 253 characters "
+        "(for example @bob.bsky.social).",
+    },
+    "INVALID_HANDLE.mastodon": {
+        "fr": "Compte Mastodon invalide : @nom@instance (par exemple @bob@mastodon.social).",
+        "en": "Invalid Mastodon account: @name@instance (for example @bob@mastodon.social).",
+    },
     "link_instructions": {
         "fr": "Depuis ce compte {network}, envoyez à @{bot} un message privé contenant "
         "exactement : {code} (valable {minutes} min). Ce compte sera alors relié à "

@@ -55,7 +55,10 @@ def render_error(error: EnvoiError, locale: Locale, **extra: Any) -> str:
     for key, value in list(params.items()):
         if key.endswith("_minor") and type(value) is int:
             params[key.removesuffix("_minor")] = Money(value, currency).format(locale)
-    return render(error.code, locale, **params)
+    # A network's own wording when it has one (``INVALID_HANDLE.matrix``: a Matrix id
+    # is not "1 to 15 letters").
+    variant = f"{error.code.value}.{params.get('network')}"
+    return render(variant if variant in _CATALOG else error.code, locale, **params)
 
 
 def has_message(key: str | ErrorCode) -> bool:

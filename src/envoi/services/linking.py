@@ -72,7 +72,7 @@ class Linking:
         grammar = grammar_for(gateway.grammar)
         handle = handle.strip().removeprefix("@")
         if not grammar.is_handle(handle):
-            raise EnvoiError(ErrorCode.INVALID_HANDLE, handle=handle[:100])
+            raise EnvoiError(ErrorCode.INVALID_HANDLE, handle=handle[:100], network=network)
         # Network I/O before the transaction: who holds this handle now.
         user = gateway.lookup_user(handle)
         if user is None:
