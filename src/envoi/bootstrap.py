@@ -36,8 +36,12 @@ from envoi.services.lifecycle import Lifecycle
 from envoi.services.linking import Linking
 from envoi.services.members import Members
 from envoi.services.oauth_linking import OAuthLinks
+from envoi.services.organisations import Organisations
+from envoi.services.payouts import Payouts
 from envoi.services.ports import CardProcessor, Clock, NetworkGateway, NetworkReader
+from envoi.services.pots import Pots
 from envoi.services.psp_reconcile import Reconciliation
+from envoi.services.receipts import Donations
 from envoi.services.reversals import Reversals
 from envoi.services.wallet import Wallet
 from envoi.workers.runner import Job
@@ -66,6 +70,10 @@ class Envoi:
     card_events: CardEvents
     reconciliation: Reconciliation
     oauth_links: OAuthLinks
+    organisations: Organisations
+    donations: Donations
+    pots: Pots
+    payouts: Payouts
     jobs: dict[str, Job] = field(default_factory=dict)
     # Read from the database at each /metrics scrape.
     gauges: Collector | None = None
@@ -147,6 +155,10 @@ def bootstrap(settings: Settings, *, clock: Clock | None = None) -> Envoi:
         card_events=CardEvents(ctx, funding, reversals),
         reconciliation=Reconciliation(ctx),
         oauth_links=OAuthLinks(ctx, members, SqlOAuthStates(engine)),
+        organisations=Organisations(ctx, members),
+        donations=Donations(ctx),
+        pots=Pots(ctx, reversals),
+        payouts=Payouts(ctx),
         gauges=DatabaseGauges(engine, clock.now),
     )
     app.jobs = {
@@ -156,6 +168,7 @@ def bootstrap(settings: Settings, *, clock: Clock | None = None) -> Envoi:
         "deliver_outbox": app.delivery.deliver_due,
         "reconcile_topups": app.funding.reconcile,
         "expire_ledger_holds": lambda: _expire_ledger(ctx),
+        "settle_campaigns": app.pots.settle_campaigns,
     }
     if network is not None:
         sandbox = network

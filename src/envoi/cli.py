@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING
 
 import typer
 
+from envoi.cli_collecting import org_app, payouts_app
 from envoi.config import MIN_SECRET_LENGTH, Settings, get_settings
 
 if TYPE_CHECKING:
@@ -35,6 +36,8 @@ audit_app = typer.Typer(help="The hash-chained audit trail.", no_args_is_help=Tr
 app.add_typer(audit_app, name="audit")
 networks_app = typer.Typer(help="The social networks this deployment runs.", no_args_is_help=True)
 app.add_typer(networks_app, name="networks")
+app.add_typer(org_app, name="org")
+app.add_typer(payouts_app, name="payouts")
 
 
 def _safe_url(url: str) -> str:

@@ -163,6 +163,12 @@ class Settings(BaseSettings):
     fee_donate: FeeRule = FeeRule()
     fee_pot: FeeRule = FeeRule()
 
+    # Payouts to IBANs leave from envoi's own account at its bank, in SEPA credit-transfer
+    # files (pain.001.001.09) the bank's back office takes. Demo values by default.
+    payout_debtor_name: str = Field(default="envoi SAS", max_length=70)
+    payout_debtor_iban: str = "FR7630006000011234567890189"
+    payout_debtor_bic: str = "AGRIFRPPXXX"
+
     # Card top-ups per member (minor units; pending and succeeded charges count).
     topup_daily_minor: int = 1_000_00
     topup_monthly_minor: int = 2_500_00

@@ -95,6 +95,24 @@ class ErrorCode(StrEnum):
     REFUND_REFUSED = "REFUND_REFUSED"  # the processor said no
     RECEIVABLE_OUTSTANDING = "RECEIVABLE_OUTSTANDING"  # owes envoi after a dispute: no payout
 
+    # Collecting money: organisations, donations and their tax receipts.
+    INVALID_REGISTRY_ID = "INVALID_REGISTRY_ID"  # SIREN/SIRET check digit or RNA form wrong
+    INVALID_IBAN = "INVALID_IBAN"
+    ORGANISATION_NOT_VERIFIED = "ORGANISATION_NOT_VERIFIED"  # no donations until verified
+    NOT_AN_ORGANISATION = "NOT_AN_ORGANISATION"
+    RECEIPT_NOT_FOUND = "RECEIPT_NOT_FOUND"
+    RECEIPT_ALREADY_CANCELLED = "RECEIPT_ALREADY_CANCELLED"
+    NOT_A_DONATION = "NOT_A_DONATION"
+    # Pots, campaigns and payouts.
+    POT_CLOSED = "POT_CLOSED"  # closed by its owner or past its closing date
+    POT_EMPTY = "POT_EMPTY"  # nothing to pay out
+    INVALID_CLOSING_DATE = "INVALID_CLOSING_DATE"
+    CAMPAIGN_RUNNING = "CAMPAIGN_RUNNING"  # an all-or-nothing pot pays out once it succeeded
+    NOTHING_TO_BATCH = "NOTHING_TO_BATCH"
+    BATCH_NOT_FOUND = "BATCH_NOT_FOUND"
+    BATCH_ALREADY_EXECUTED = "BATCH_ALREADY_EXECUTED"
+    INVALID_STATUS_REPORT = "INVALID_STATUS_REPORT"  # an uploaded pain.002 we cannot read
+
 
 # In a Python ``str`` a surrogate code point is always a lone one: a valid pair from
 # JSON is decoded into the one character it stands for.

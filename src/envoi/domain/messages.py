@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+from envoi.domain.catalog_collecting import COLLECTING_ERRORS, COLLECTING_EVENTS
 from envoi.domain.catalog_commands import COMMAND_MESSAGES
 from envoi.domain.catalog_flow import EVENTS, FLOW_ERRORS
 from envoi.domain.catalog_networks import NETWORK_ERRORS, NETWORK_EVENTS
@@ -17,6 +18,8 @@ _CATALOG: dict[str, Mapping[str, str]] = {
     **{code.value: text for code, text in COMMAND_MESSAGES.items()},
     **{code.value: text for code, text in FLOW_ERRORS.items()},
     **{code.value: text for code, text in NETWORK_ERRORS.items()},
+    **{code.value: text for code, text in COLLECTING_ERRORS.items()},
+    **COLLECTING_EVENTS,
     **EVENTS,
     **NETWORK_EVENTS,
 }

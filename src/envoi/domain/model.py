@@ -41,6 +41,9 @@ class IntentState(StrEnum):
     AWAITING_CONFIRMATION = "awaiting_confirmation"
     SETTLED = "settled"
     CLAIMABLE = "claimable"  # paid into escrow for a network identity that is not a member yet
+    # Confirmed for an all-or-nothing campaign: held until its deadline, then settled
+    # (goal reached) or cancelled (missed, nobody charged).
+    PLEDGED = "pledged"
     CLAIMED = "claimed"
     REFUNDED = "refunded"
     CANCELLED = "cancelled"
@@ -68,11 +71,21 @@ class Member:
 
 @dataclass(frozen=True, slots=True)
 class Organisation:
-    """A verified organisation's legal identity, as checked when it was verified."""
+    """An organisation's legal identity. Registered by the operator, or by a member and
+    then unverified until the operator checks it (``Member.verified`` is the badge;
+    donations go to verified organisations only)."""
 
     member_id: str
     legal_name: str
-    registry_id: str | None  # RNA, SIREN…
+    registry_id: str | None  # RNA, SIREN or SIRET, compact (``domain.legal_ids``)
+    registry_kind: str | None = None  # "siren", "siret", "rna"
+    address: str = ""
+    purpose: str = ""  # what it collects for, shown on its public page
+    tax_receipts: bool = False  # may issue tax receipts (articles 200 and 238 bis CGI)
+    iban: str | None = None  # compact, checked by schwifty; where its payouts go
+    bic: str | None = None
+    created_by: str | None = None  # the member who registered it, None for the operator
+    verified_at: datetime | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -94,6 +107,25 @@ class Pot:
     owner_member_id: str
     goal: Money | None
     created_at: datetime
+    closes_at: datetime | None = None
+    closed_at: datetime | None = None
+    # A crowdfunding campaign: pledges are held (pending transfers) until ``closes_at``;
+    # goal reached -> all posted; missed -> all voided.
+    all_or_nothing: bool = False
+    outcome: str | None = None  # a campaign's: "succeeded" or "failed"
+
+    def open_at(self, now: datetime) -> bool:
+        return self.closed_at is None and (self.closes_at is None or now < self.closes_at)
+
+
+@dataclass(frozen=True, slots=True)
+class PotContribution:
+    intent_id: str
+    member_id: str
+    name: str | None  # None: the contributor did not choose to show it
+    amount: Money
+    state: str  # the intent's: "settled", or "pledged" for a campaign until it ends
+    at: datetime | None
 
 
 @dataclass(frozen=True, slots=True)
@@ -245,3 +277,46 @@ class LinkChallenge:
     created_at: datetime
     expires_at: datetime
     used_at: datetime | None = None
+
+
+class PayoutState(StrEnum):
+    PENDING = "pending"  # held on payout clearing, waiting for a batch
+    BATCHED = "batched"  # in a SEPA file given to the bank
+    EXECUTED = "executed"  # the bank paid it: the hold is posted
+    REJECTED = "rejected"  # the bank refused it: the hold is voided, the money is back
+
+
+@dataclass(frozen=True, slots=True)
+class Payout:
+    """Money leaving envoi for an IBAN: a hold from ``source_account`` to payout
+    clearing until the bank has executed or rejected it."""
+
+    id: str
+    source_account: str
+    requested_by: str
+    pot_id: str | None
+    amount: Money
+    creditor_name: str
+    iban: str
+    bic: str | None
+    remittance: str
+    state: PayoutState
+    batch_id: str | None
+    reason: str | None
+    created_at: datetime
+    finished_at: datetime | None = None
+
+    @property
+    def hold_id(self) -> str:
+        return f"{self.id}:hold"
+
+
+@dataclass(frozen=True, slots=True)
+class PayoutBatch:
+    id: str
+    created_at: datetime
+    created_by: str
+    count: int
+    total: Money
+    xml: str
+    executed_at: datetime | None

@@ -19,6 +19,7 @@ from envoi.domain.model import (
     IntentKind,
     IntentState,
     Member,
+    MemberKind,
     Payee,
     PayeeKind,
     PayeeWarning,
@@ -220,6 +221,8 @@ class Intake:
             pot = uow.pots.by_hashtag(result.pot.lower())
             if pot is None:
                 raise EnvoiError(ErrorCode.UNKNOWN_POT, pot=result.pot)
+            if not pot.open_at(self.ctx.clock.now()):
+                raise EnvoiError(ErrorCode.POT_CLOSED, pot=result.pot)
             # Shown as the author wrote it (#AnnivJulie); matched case-insensitively.
             payee = Payee(PayeeKind.POT, result.pot, pot.title, pot_id=pot.id)
             return payee, None
@@ -264,6 +267,11 @@ class Intake:
         payer, requester_id = author, None
         payer_account = (post.author.user_id, post.author.handle)
         if kind is IntentKind.DONATE and not is_organisation(payee_member):
+            if payee_member is not None and payee_member.kind is MemberKind.ORGANISATION:
+                # Registered, not yet checked by the operator: no donation until it is.
+                raise EnvoiError(
+                    ErrorCode.ORGANISATION_NOT_VERIFIED, payee=payee_member.display_name
+                )
             raise EnvoiError(ErrorCode.PAYEE_NOT_ORGANISATION, payee=payee.handle)
         if kind is IntentKind.REQUEST:
             if payee_member is None:

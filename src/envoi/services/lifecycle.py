@@ -18,10 +18,12 @@ from envoi.domain.model import IntentKind, IntentState, Member, PayeeKind, Payme
 from envoi.faults import crash_point
 from envoi.ledger.model import CreateTransferResult, Transfer, TransferFlags
 from envoi.services.announce import Announcer
+from envoi.services.campaigns import pledge
 from envoi.services.context import Context
 from envoi.services.intake import destination, hold_transfers
 from envoi.services.ledger_ops import require_ok, resolve_pending
 from envoi.services.policy import enforce_limits, is_organisation
+from envoi.services.receipts import issue_for
 from envoi.services.secrets import check_pin_format, verify_pin
 from envoi.services.unit_of_work import UnitOfWork, retry_conflicts
 
@@ -251,6 +253,15 @@ class Lifecycle:
         return ended
 
     def _settle(self, uow: UnitOfWork, intent: PaymentIntent, now: datetime) -> PaymentIntent:
+        if intent.kind is IntentKind.POT and intent.payee.pot_id is not None:
+            pot = uow.pots.get(intent.payee.pot_id)
+            if pot is None or not pot.open_at(now):
+                raise EnvoiError(ErrorCode.POT_CLOSED, pot=intent.payee.handle)
+            if pot.all_or_nothing:
+                pledge(self.ctx, uow, intent, pot, now)
+                pledged = uow.intents.get(intent.id)
+                assert pledged is not None
+                return pledged
         joined = self._joined_since(uow, intent)
         escrowed = intent.payee.kind is PayeeKind.IDENTITY and joined is None
         new_state = IntentState.CLAIMABLE if escrowed else IntentState.SETTLED
@@ -276,6 +287,7 @@ class Lifecycle:
         else:
             transfers += self._payee_fee(intent)
         require_ok(uow.ledger.create_transfers(transfers))
+        issue_for(uow, intent, now)  # a donation's tax receipt, numbered in this transaction
         payer = self._member(uow, intent.payer_member_id)
         payee = joined or (
             self._member(uow, intent.payee.member_id) if intent.payee.member_id else None

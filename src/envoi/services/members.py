@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import re
 import unicodedata
-from datetime import timedelta
+from dataclasses import replace
+from datetime import datetime, timedelta
 
 import structlog
 
@@ -33,6 +34,8 @@ from envoi.services.unit_of_work import retry_conflicts
 log = structlog.get_logger(__name__)
 
 HASHTAG_FORMAT = re.compile(r"[A-Za-z0-9_]{2,50}")
+# A pot's closing date (a campaign's deadline) is at most this far ahead.
+MAX_POT_DURATION = timedelta(days=366)
 # A fixed hash to verify against when the e-mail is unknown, so timing does not tell.
 _DUMMY_HASH = hash_password("envoi-timing-equaliser")
 
@@ -76,6 +79,7 @@ class Members:
         client: str | None = None,
         legal_name: str | None = None,
         registry_id: str | None = None,
+        organisation: Organisation | None = None,
     ) -> Member:
         """A new member; their privacy is the operator's default (ENVOI_DEFAULT_PRIVACY,
         "discreet" unless set) until they choose. ``client``: the caller's address, counted
@@ -109,7 +113,9 @@ class Members:
                 "wallet",
                 AccountFlags.DEBITS_MUST_NOT_EXCEED_CREDITS,
             )
-            if kind is MemberKind.ORGANISATION and legal_name:
+            if kind is MemberKind.ORGANISATION and organisation is not None:
+                uow.members.set_organisation(replace(organisation, member_id=member_id))
+            elif kind is MemberKind.ORGANISATION and legal_name:
                 uow.members.set_organisation(Organisation(member_id, legal_name, registry_id))
             (result,) = uow.ledger.create_accounts([wallet])
             assert result is CreateAccountResult.OK, result
@@ -231,6 +237,11 @@ class Members:
         user = self.ctx.gateway(network).verify_link(token)
         return self._link(member_id, network, user)
 
+    def link_user(self, member_id: str, network: str, user: NetworkUser) -> Identity:
+        """Link an account the operator vouches for (an organisation's), without a proof
+        from the network; claims what was waiting for it, like any link."""
+        return self._link(member_id, network, user)
+
     @retry_conflicts
     def _link(self, member_id: str, network: str, user: NetworkUser) -> Identity:
         now = self.ctx.clock.now()
@@ -259,11 +270,27 @@ class Members:
 
     @retry_conflicts
     def create_pot(
-        self, member_id: str, *, hashtag: str, title: str, goal_minor: int | None
+        self,
+        member_id: str,
+        *,
+        hashtag: str,
+        title: str,
+        goal_minor: int | None,
+        closes_at: datetime | None = None,
+        all_or_nothing: bool = False,
     ) -> Pot:
+        """A pot; with ``all_or_nothing`` a crowdfunding campaign, which needs a goal and
+        a closing date (its deadline)."""
         tag = hashtag.lstrip("#")
         if not HASHTAG_FORMAT.fullmatch(tag) or tag.isdigit():
             raise EnvoiError(ErrorCode.INVALID_HASHTAG)
+        now = self.ctx.clock.now()
+        if (closes_at is not None and not now < closes_at <= now + MAX_POT_DURATION) or (
+            all_or_nothing and closes_at is None
+        ):
+            raise EnvoiError(ErrorCode.INVALID_CLOSING_DATE)
+        if all_or_nothing and goal_minor is None:
+            raise EnvoiError(ErrorCode.VALIDATION_ERROR, reason="goal")
         if goal_minor is not None and not 0 < goal_minor <= self.ctx.settings.amount_ceiling_minor:
             raise EnvoiError(
                 ErrorCode.AMOUNT_OUT_OF_RANGE,
@@ -277,7 +304,9 @@ class Members:
             title=clean_display_name(title, max_length=200) if title.strip() else tag,
             owner_member_id=member_id,
             goal=Money(goal_minor, currency) if goal_minor else None,
-            created_at=self.ctx.clock.now(),
+            created_at=now,
+            closes_at=closes_at,
+            all_or_nothing=all_or_nothing,
         )
         with self.ctx.uow() as uow:
             if not uow.pots.add(pot, currency):

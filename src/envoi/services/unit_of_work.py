@@ -21,9 +21,15 @@ which never waits and so cannot close a cycle:
    into escrow, or straight to the member who just linked; claim from escrow) is
    decided under it;
 4. ``payment_intents`` rows: compare-and-set ``UPDATE``s (``IntentRepo.transition``),
-   jobs pick theirs with ``FOR UPDATE SKIP LOCKED``; then ``topups`` rows;
+   jobs pick theirs with ``FOR UPDATE SKIP LOCKED``; then ``topups`` rows; then
+   ``pots`` rows (closed, a campaign's outcome), ``payout_batches`` and ``payouts``
+   rows (a batch takes its payouts with ``SKIP LOCKED``);
 5. ledger balance rows: each ``create_transfers`` call locks all of its rows in one
    statement ordered by account id, and a transaction makes one such call;
+   5b. the ``receipt_counters`` row of (organisation, year): ``DonationRepo.
+   next_receipt_number``, after the donation's ledger legs (which already queue the
+   donations to one organisation on its wallet row), right before the receipt insert
+   (or before the ``tax_receipts`` row a correction cancels);
 6. inserts only: notifications, outbox rows (their foreign keys take ``FOR KEY
    SHARE`` on ``members``, compatible with level 2).
 7. last, inside ``commit``: the ``audit_heads`` row of the chain the transaction's
@@ -64,10 +70,15 @@ from envoi.domain.model import (
     MemberKind,
     Organisation,
     PaymentIntent,
+    Payout,
+    PayoutBatch,
+    PayoutState,
     Pot,
+    PotContribution,
     Privacy,
     Topup,
 )
+from envoi.domain.receipts import DonationSeen, FeeLine, TaxReceipt
 from envoi.metrics import count_retry
 from envoi.services.ports import InboundPost, LedgerStore
 
@@ -173,10 +184,111 @@ class ChallengeRepo(Protocol):
         ...
 
 
+class OrganisationRepo(Protocol):
+    def set_verified(self, member_id: str, now: datetime) -> None:
+        """The badge (``members.verified``) and when the operator gave it."""
+        ...
+
+    def update(self, org: Organisation) -> None: ...
+
+    def listing(self, *, verified: bool | None = None) -> list[tuple[Member, Organisation]]: ...
+
+
+class DonationRepo(Protocol):
+    """Donors' choices and details, tax receipts and their counters."""
+
+    def choose(
+        self, intent_id: str, organisation_id: str, message: str | None, anonymous: bool
+    ) -> None: ...
+
+    def choice(self, intent_id: str) -> tuple[str | None, bool] | None:
+        """(message, anonymous) the donor chose for this donation, if they did."""
+        ...
+
+    def recent_public(self, organisation_id: str, *, limit: int) -> list[DonationSeen]: ...
+
+    def set_donor_details(self, member_id: str, full_name: str, address: str) -> None: ...
+
+    def donor_details(self, member_id: str) -> tuple[str, str] | None: ...
+
+    def next_receipt_number(self, organisation_id: str, year: int) -> int:
+        """Count one more receipt for the organisation's year; the counter row stays
+        locked until the transaction ends (lock order, level 5b)."""
+        ...
+
+    def add_receipt(self, receipt: TaxReceipt) -> None: ...
+
+    def receipt(self, receipt_id: str) -> TaxReceipt | None: ...
+
+    def receipts_of_donor(self, member_id: str, year: int | None = None) -> list[TaxReceipt]: ...
+
+    def receipts_of_organisation(self, organisation_id: str, year: int) -> list[TaxReceipt]: ...
+
+    def cancel_receipt(self, receipt_id: str, now: datetime) -> bool: ...
+
+
+class ReportRepo(Protocol):
+    def fees(self, start: datetime, end: datetime, currency: str) -> list[FeeLine]:
+        """Settled donations and pot payments in [start, end), per payee and kind."""
+        ...
+
+
+class PayoutRepo(Protocol):
+    def add(self, payout: Payout) -> None: ...
+
+    def get(self, payout_id: str) -> Payout | None: ...
+
+    def of_batch(self, batch_id: str) -> list[Payout]: ...
+
+    def of_member(self, member_id: str) -> list[Payout]: ...
+
+    def lock_pending(self, *, limit: int) -> list[Payout]:
+        """Pending payouts, their rows locked (SKIP LOCKED)."""
+        ...
+
+    def assign(self, batch_id: str, payout_ids: list[str]) -> None:
+        """Pending payouts into this (stored) batch."""
+        ...
+
+    def transition(
+        self,
+        payout_id: str,
+        from_state: PayoutState,
+        to_state: PayoutState,
+        *,
+        now: datetime,
+        reason: str | None = None,
+    ) -> bool: ...
+
+    def add_batch(self, batch: PayoutBatch) -> None: ...
+
+    def batch(self, batch_id: str) -> PayoutBatch | None: ...
+
+    def batches(self, limit: int = 50) -> list[PayoutBatch]: ...
+
+    def mark_executed(self, batch_id: str, now: datetime) -> bool: ...
+
+
 class PotRepo(Protocol):
     def add(self, pot: Pot, currency: str) -> bool: ...
 
     def by_hashtag(self, hashtag: str) -> Pot | None: ...
+
+    def get(self, pot_id: str) -> Pot | None: ...
+
+    def close(self, pot_id: str, now: datetime) -> bool:
+        """No more contributions; False if it already was closed."""
+        ...
+
+    def set_outcome(self, pot_id: str, outcome: str, now: datetime) -> bool:
+        """A campaign's end, once (compare-and-set)."""
+        ...
+
+    def campaigns_due(self, now: datetime, *, limit: int) -> list[Pot]: ...
+
+    def choose(self, intent_id: str, pot_id: str, show_name: bool) -> None: ...
+
+    def contributions(self, pot_id: str, states: tuple[str, ...]) -> list[PotContribution]: ...
 
 
 class IntentRepo(Protocol):
@@ -381,6 +493,14 @@ class UnitOfWork(Protocol):
     def identities(self) -> IdentityRepo: ...
     @property
     def pots(self) -> PotRepo: ...
+    @property
+    def organisations(self) -> OrganisationRepo: ...
+    @property
+    def donations(self) -> DonationRepo: ...
+    @property
+    def payouts(self) -> PayoutRepo: ...
+    @property
+    def reports(self) -> ReportRepo: ...
     @property
     def challenges(self) -> ChallengeRepo: ...
     @property

@@ -67,6 +67,11 @@ class Wallet:
         with self.ctx.uow() as uow:
             return uow.ledger.balance(accounts.wallet(member_id))
 
+    def ledger_balance(self, account_id: str) -> AccountBalance:
+        """Any ledger account's balance (a pot, a system account): for the operator."""
+        with self.ctx.uow() as uow:
+            return uow.ledger.balance(account_id)
+
     def to_confirm(self, member_id: str) -> list[PaymentIntent]:
         with self.ctx.uow() as uow:
             return uow.intents.to_confirm(member_id)

@@ -7,7 +7,7 @@ from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, Header, Query, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
-from pydantic import BaseModel, Field, model_validator
+from pydantic import AwareDatetime, BaseModel, Field, model_validator
 
 from envoi.bootstrap import Envoi
 from envoi.domain.errors import EnvoiError, ErrorCode
@@ -151,6 +151,10 @@ class PotIn(BaseModel):
     hashtag: str = Field(min_length=2, max_length=50)
     title: str = Field(min_length=1, max_length=200)
     goal_minor: int | None = Field(default=None, gt=0)
+    # Contributions stop then; a campaign's deadline.
+    closes_at: AwareDatetime | None = None
+    # A crowdfunding campaign: pledges held until ``closes_at``, taken only if the goal is met.
+    all_or_nothing: bool = False
 
 
 # --- views -----------------------------------------------------------------------
@@ -239,6 +243,10 @@ def pot_view(pot: Pot) -> dict[str, Any]:
         "hashtag": pot.hashtag,
         "title": pot.title,
         "goal_minor": pot.goal.minor if pot.goal else None,
+        "closes_at": _iso(pot.closes_at),
+        "closed_at": _iso(pot.closed_at),
+        "all_or_nothing": pot.all_or_nothing,
+        "outcome": pot.outcome,
     }
 
 
@@ -444,6 +452,11 @@ def notifications(member: Me, envoi: App) -> list[dict[str, Any]]:
 @router.post("/me/pots", status_code=201, tags=["pots"])
 def create_pot(body: PotIn, member: Me, envoi: App) -> dict[str, Any]:
     pot = envoi.members.create_pot(
-        member.id, hashtag=body.hashtag, title=body.title, goal_minor=body.goal_minor
+        member.id,
+        hashtag=body.hashtag,
+        title=body.title,
+        goal_minor=body.goal_minor,
+        closes_at=body.closes_at,
+        all_or_nothing=body.all_or_nothing,
     )
     return pot_view(pot)

@@ -19,7 +19,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from envoi import __version__
 from envoi.bootstrap import Envoi, bootstrap, describe, prepare
 from envoi.config import get_settings
-from envoi.web import api, card_return, errors, wallet
+from envoi.web import api, api_collecting, card_return, collecting_pages, errors, wallet
 from envoi.web.input_guard import InputGuard
 from envoi.web.metrics import CountRequests, metrics_response
 from envoi.web.wallet_views import is_page_path, page_not_found
@@ -64,6 +64,8 @@ def create_app(envoi: Envoi, *, run_workers: bool = True) -> FastAPI:
     app.add_middleware(InputGuard)  # NUL characters and oversized bodies stop here
     app.add_middleware(CountRequests)  # outermost: refusals are counted too
     app.include_router(api.router)
+    app.include_router(api_collecting.router)
+    app.include_router(collecting_pages.router)
     app.include_router(wallet.router)
     app.include_router(card_return.router)
     app.include_router(card_return.pages)

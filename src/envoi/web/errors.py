@@ -50,6 +50,21 @@ STATUS: dict[ErrorCode, int] = {
     ErrorCode.BUSY: 503,
     ErrorCode.TOO_MANY_ATTEMPTS: 429,
     ErrorCode.TOO_MANY_SIGNUPS: 429,
+    ErrorCode.INVALID_REGISTRY_ID: 422,
+    ErrorCode.INVALID_IBAN: 422,
+    ErrorCode.ORGANISATION_NOT_VERIFIED: 409,
+    ErrorCode.NOT_AN_ORGANISATION: 404,
+    ErrorCode.RECEIPT_NOT_FOUND: 404,
+    ErrorCode.RECEIPT_ALREADY_CANCELLED: 409,
+    ErrorCode.NOT_A_DONATION: 409,
+    ErrorCode.POT_CLOSED: 409,
+    ErrorCode.POT_EMPTY: 409,
+    ErrorCode.INVALID_CLOSING_DATE: 422,
+    ErrorCode.CAMPAIGN_RUNNING: 409,
+    ErrorCode.NOTHING_TO_BATCH: 409,
+    ErrorCode.BATCH_NOT_FOUND: 404,
+    ErrorCode.BATCH_ALREADY_EXECUTED: 409,
+    ErrorCode.INVALID_STATUS_REPORT: 422,
 }
 # Contention passes: a client may send the same request again a moment later.
 RETRY_AFTER_S = "1"

@@ -169,6 +169,10 @@ STRINGS: dict[str, dict[Locale, str]] = {
     "state.claimed_out": {"fr": "Reçu par @{handle}", "en": "Received by @{handle}"},
     "state.refunded": {"fr": "Remboursé", "en": "Refunded"},
     "state.cancelled": {"fr": "Annulé", "en": "Cancelled"},
+    "state.pledged": {
+        "fr": "Promis (prélevé si la campagne réussit)",
+        "en": "Pledged (taken if the campaign succeeds)",
+    },
     "state.expired": {"fr": "Expiré", "en": "Expired"},
     "state.topup.succeeded": {"fr": "Crédité", "en": "Credited"},
     "state.topup.requires_action": {
@@ -370,6 +374,52 @@ STRINGS: dict[str, dict[Locale, str]] = {
     "settings.pin_saved": {"fr": "Code secret enregistré.", "en": "PIN saved."},
     "settings.pin_set": {"fr": "Un code secret est défini.", "en": "A PIN is set."},
     # pots
+    # a pot's public page
+    "pot.by": {"fr": "une cagnotte de {owner}", "en": "a pot by {owner}"},
+    "pot.campaign": {
+        "fr": "Tout ou rien : rien n'est prélevé si l'objectif n'est pas atteint",
+        "en": "All or nothing: nobody is charged if the goal is missed",
+    },
+    "pot.goal": {"fr": "Objectif : {goal}", "en": "Goal: {goal}"},
+    "pot.contributors": {"fr": "Participants : {count}", "en": "Contributors: {count}"},
+    "pot.paid_out": {"fr": "Déjà reversé : {amount}", "en": "Paid out so far: {amount}"},
+    "receipts.title": {"fr": "Mes reçus fiscaux", "en": "My tax receipts"},
+    "receipts.none": {"fr": "Aucun reçu fiscal.", "en": "No tax receipts."},
+    "receipts.summary": {"fr": "Récapitulatif {year} (PDF)", "en": "{year} summary (PDF)"},
+    "receipts.cancelled": {"fr": "annulé et remplacé", "en": "cancelled and replaced"},
+    "pot.closes": {"fr": "Se termine le {when}", "en": "Ends {when}"},
+    "pot.outcome.succeeded": {"fr": "Objectif atteint !", "en": "Goal reached!"},
+    "pot.outcome.failed": {
+        "fr": "Objectif manqué : personne n'a été prélevé.",
+        "en": "Goal missed: nobody was charged.",
+    },
+    "pot.by_post": {"fr": "Participer par un message :", "en": "Contribute with a post:"},
+    "pot.amount": {"fr": "Montant (€)", "en": "Amount (€)"},
+    "pot.show_name": {
+        "fr": "Afficher mon nom sur la cagnotte",
+        "en": "Show my name on the pot",
+    },
+    "pot.contribute": {"fr": "Participer", "en": "Contribute"},
+    "pot.sign_in": {
+        "fr": "Connectez-vous pour participer depuis cette page",
+        "en": "Sign in to contribute from this page",
+    },
+    "pot.closed": {"fr": "Cette cagnotte est close.", "en": "This pot is closed."},
+    "pot.share": {"fr": "Partager :", "en": "Share:"},
+    # an organisation's public page
+    "org.verified": {"fr": "Association vérifiée", "en": "Verified organisation"},
+    "org.unverified": {
+        "fr": "Pas encore vérifiée : dons impossibles",
+        "en": "Not verified yet: no donations",
+    },
+    "org.how_to_give": {"fr": "Pour donner, publiez :", "en": "To give, post:"},
+    "org.tax_receipts": {
+        "fr": "Chaque don reçoit un reçu fiscal, dans votre portefeuille.",
+        "en": "Each donation gets a tax receipt, in your wallet.",
+    },
+    "org.recent": {"fr": "Derniers dons", "en": "Recent donations"},
+    "org.anonymous": {"fr": "Anonyme", "en": "Anonymous"},
+    "org.no_donations": {"fr": "Aucun don pour l'instant.", "en": "No donations yet."},
     "pots.title": {"fr": "Créer une cagnotte", "en": "Create a pot"},
     "pots.lead": {
         "fr": "Une cagnotte a son propre hashtag : chacun y participe en publiant {example}",

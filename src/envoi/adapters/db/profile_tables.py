@@ -4,19 +4,43 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import Column, Connection, DateTime, ForeignKey, String, Table, Text, select
+from sqlalchemy import (
+    Boolean,
+    CheckConstraint,
+    Column,
+    Connection,
+    DateTime,
+    ForeignKey,
+    String,
+    Table,
+    Text,
+    select,
+)
 
 from envoi.adapters.db.metadata import metadata
 from envoi.adapters.db.rows import insert_once, utc
 
-# A verified organisation's legal name and registry number (RNA, SIREN…), as checked
-# when it was verified: the confirmation page shows it beside the badge.
+# An organisation's legal identity (the member row holds its name, wallet and the
+# ``verified`` badge): registry number checked by its check digits (SIREN, SIRET) or form
+# (RNA), its address for tax receipts, the IBAN payouts go to (checked by schwifty).
 organisations = Table(
     "organisations",
     metadata,
     Column("member_id", String(40), ForeignKey("members.id"), primary_key=True),
     Column("legal_name", String(200), nullable=False),
     Column("registry_id", String(40)),
+    Column("registry_kind", String(5)),
+    Column("address", Text, nullable=False, server_default=""),
+    Column("purpose", Text, nullable=False, server_default=""),
+    Column("tax_receipts", Boolean, nullable=False, server_default="0"),
+    Column("iban", String(34)),
+    Column("bic", String(11)),
+    Column("created_by", String(40), ForeignKey("members.id")),
+    Column("verified_at", DateTime(timezone=True)),
+    CheckConstraint(
+        "registry_kind IS NULL OR registry_kind IN ('siren', 'siret', 'rna')",
+        name="registry_kind",
+    ),
 )
 
 # What one-shot commands need to know about the running server (its public URL).

@@ -10,8 +10,24 @@ from sqlalchemy import Connection, RowMapping, and_, delete, func, select, updat
 from envoi.adapters.db.audit import AuditBuffer
 from envoi.adapters.db.profile_tables import organisations
 from envoi.adapters.db.rows import aware, insert_once, utc
-from envoi.adapters.db.tables import api_tokens, claim_locks, identities, members, pots
-from envoi.domain.model import Identity, Member, MemberKind, Organisation, Pot, Privacy
+from envoi.adapters.db.tables import (
+    api_tokens,
+    claim_locks,
+    identities,
+    members,
+    payment_intents,
+    pot_choices,
+    pots,
+)
+from envoi.domain.model import (
+    Identity,
+    Member,
+    MemberKind,
+    Organisation,
+    Pot,
+    PotContribution,
+    Privacy,
+)
 from envoi.money import Money
 
 
@@ -29,6 +45,42 @@ def _member(row: RowMapping) -> Member:
         has_pin=row["pin_hash"] is not None,
         created_at=created,
     )
+
+
+def organisation_row(org: Organisation) -> dict[str, Any]:
+    return {
+        "member_id": org.member_id,
+        "legal_name": org.legal_name,
+        "registry_id": org.registry_id,
+        "registry_kind": org.registry_kind,
+        "address": org.address,
+        "purpose": org.purpose,
+        "tax_receipts": org.tax_receipts,
+        "iban": org.iban,
+        "bic": org.bic,
+        "created_by": org.created_by,
+        "verified_at": utc(org.verified_at) if org.verified_at else None,
+    }
+
+
+def organisation_from(row: RowMapping) -> Organisation:
+    return Organisation(
+        member_id=row["member_id"],
+        legal_name=row["legal_name"],
+        registry_id=row["registry_id"],
+        registry_kind=row["registry_kind"],
+        address=row["address"],
+        purpose=row["purpose"],
+        tax_receipts=bool(row["tax_receipts"]),
+        iban=row["iban"],
+        bic=row["bic"],
+        created_by=row["created_by"],
+        verified_at=aware(row["verified_at"]),
+    )
+
+
+def member_from(row: RowMapping) -> Member:
+    return _member(row)
 
 
 def _identity(row: RowMapping) -> Identity:
@@ -56,6 +108,10 @@ def _pot(row: RowMapping) -> Pot:
         owner_member_id=row["owner_member_id"],
         goal=Money(goal, row["currency"]) if goal is not None else None,
         created_at=created,
+        closes_at=aware(row["closes_at"]),
+        closed_at=aware(row["closed_at"]),
+        all_or_nothing=bool(row["all_or_nothing"]),
+        outcome=row["outcome"],
     )
 
 
@@ -99,15 +155,7 @@ class SqlMembers:
         return _member(row) if row else None
 
     def set_organisation(self, org: Organisation) -> None:
-        insert_once(
-            self.conn,
-            organisations,
-            {
-                "member_id": org.member_id,
-                "legal_name": org.legal_name,
-                "registry_id": org.registry_id,
-            },
-        )
+        insert_once(self.conn, organisations, organisation_row(org))
 
     def organisation(self, member_id: str) -> Organisation | None:
         row = (
@@ -115,9 +163,7 @@ class SqlMembers:
             .mappings()
             .first()
         )
-        if row is None:
-            return None
-        return Organisation(row["member_id"], row["legal_name"], row["registry_id"])
+        return organisation_from(row) if row else None
 
     def by_email(self, email: str) -> Member | None:
         row = self.conn.execute(select(members).where(members.c.email == email)).mappings().first()
@@ -356,8 +402,87 @@ class SqlPots:
                 "goal_minor": pot.goal.minor if pot.goal else None,
                 "currency": currency,
                 "created_at": utc(pot.created_at),
+                "closes_at": utc(pot.closes_at) if pot.closes_at else None,
+                "all_or_nothing": pot.all_or_nothing,
             },
         )
+
+    def get(self, pot_id: str) -> Pot | None:
+        row = self.conn.execute(select(pots).where(pots.c.id == pot_id)).mappings().first()
+        return _pot(row) if row else None
+
+    def close(self, pot_id: str, now: datetime) -> bool:
+        """No more contributions; False if it already was closed."""
+        result = self.conn.execute(
+            update(pots)
+            .where(pots.c.id == pot_id, pots.c.closed_at.is_(None))
+            .values(closed_at=utc(now))
+            .returning(pots.c.id)
+        )
+        return result.first() is not None
+
+    def set_outcome(self, pot_id: str, outcome: str, now: datetime) -> bool:
+        """A campaign's end, once (compare-and-set: a second worker changes nothing)."""
+        result = self.conn.execute(
+            update(pots)
+            .where(pots.c.id == pot_id, pots.c.outcome.is_(None))
+            .values(outcome=outcome, closed_at=func.coalesce(pots.c.closed_at, utc(now)))
+            .returning(pots.c.id)
+        )
+        return result.first() is not None
+
+    def campaigns_due(self, now: datetime, *, limit: int) -> list[Pot]:
+        rows = self.conn.execute(
+            select(pots)
+            .where(
+                pots.c.all_or_nothing.is_(True),
+                pots.c.outcome.is_(None),
+                pots.c.closes_at <= utc(now),
+            )
+            .order_by(pots.c.closes_at)
+            .limit(limit)
+        ).mappings()
+        return [_pot(r) for r in rows]
+
+    def choose(self, intent_id: str, pot_id: str, show_name: bool) -> None:
+        row = {"intent_id": intent_id, "pot_id": pot_id, "show_name": show_name}
+        if not insert_once(self.conn, pot_choices, row):
+            self.conn.execute(
+                update(pot_choices)
+                .where(pot_choices.c.intent_id == intent_id)
+                .values(show_name=show_name)
+            )
+
+    def contributions(self, pot_id: str, states: tuple[str, ...]) -> list[PotContribution]:
+        """Contributions in these states, oldest first, with each contributor's choice."""
+        i = payment_intents
+        rows = self.conn.execute(
+            select(
+                i.c.id,
+                i.c.payer_member_id,
+                members.c.display_name,
+                i.c.amount_minor,
+                i.c.currency,
+                i.c.state,
+                i.c.settled_at,
+                pot_choices.c.show_name,
+            )
+            .join(members, members.c.id == i.c.payer_member_id)
+            .outerjoin(pot_choices, pot_choices.c.intent_id == i.c.id)
+            .where(i.c.pot_id == pot_id, i.c.kind == "pot", i.c.state.in_(states))
+            .order_by(i.c.settled_at, i.c.id)
+        ).mappings()
+        return [
+            PotContribution(
+                intent_id=r["id"],
+                member_id=r["payer_member_id"],
+                name=r["display_name"] if r["show_name"] else None,
+                amount=Money(r["amount_minor"], r["currency"]),
+                state=r["state"],
+                at=aware(r["settled_at"]),
+            )
+            for r in rows
+        ]
 
     def by_hashtag(self, hashtag: str) -> Pot | None:
         row = self.conn.execute(select(pots).where(pots.c.hashtag == hashtag)).mappings().first()

@@ -28,6 +28,7 @@ _COMMITTED = [
     IntentState.SETTLED.value,
     IntentState.CLAIMABLE.value,
     IntentState.CLAIMED.value,
+    IntentState.PLEDGED.value,
 ]
 _WINDOW_COLUMN = {
     IntentState.AWAITING_CONFIRMATION: payment_intents.c.expires_at,

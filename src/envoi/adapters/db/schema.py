@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from envoi.adapters.db import collecting_tables as _collecting_tables  # noqa: F401
 from envoi.adapters.db import ledger_tables as _ledger_tables  # noqa: F401
 from envoi.adapters.db import network_tables as _network_tables  # noqa: F401
 from envoi.adapters.db import oauth_tables as _oauth_tables  # noqa: F401

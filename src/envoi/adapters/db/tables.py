@@ -89,7 +89,27 @@ pots = Table(
     Column("goal_minor", BigInteger),
     Column("currency", String(3), nullable=False),
     Column("created_at", TS, nullable=False),
+    # Contributions stop at ``closes_at`` or when the owner closes it (``closed_at``).
+    Column("closes_at", TS),
+    Column("closed_at", TS),
+    # A crowdfunding campaign: pledges held until ``closes_at``, then all or nothing.
+    Column("all_or_nothing", Boolean, nullable=False, server_default="0"),
+    Column("outcome", String(10)),
     CheckConstraint("goal_minor IS NULL OR goal_minor > 0", name="goal_positive"),
+    CheckConstraint("outcome IS NULL OR outcome IN ('succeeded', 'failed')", name="outcome"),
+    CheckConstraint(
+        "NOT all_or_nothing OR (goal_minor IS NOT NULL AND closes_at IS NOT NULL)",
+        name="campaign_terms",
+    ),
+)
+
+# Whether a contributor's name appears on the pot's page (hidden unless they say so).
+pot_choices = Table(
+    "pot_choices",
+    metadata,
+    Column("intent_id", ID, ForeignKey("payment_intents.id"), primary_key=True),
+    Column("pot_id", ID, ForeignKey("pots.id"), nullable=False),
+    Column("show_name", Boolean, nullable=False, server_default="0"),
 )
 
 payment_intents = Table(
@@ -129,7 +149,7 @@ payment_intents = Table(
     CheckConstraint("fee_minor >= 0", name="fee_non_negative"),
     CheckConstraint(
         "state IN ('awaiting_confirmation', 'settled', 'claimable', 'claimed', 'refunded',"
-        " 'cancelled', 'expired')",
+        " 'cancelled', 'expired', 'pledged')",
         name="state",
     ),
     CheckConstraint("kind IN ('send', 'donate', 'request', 'pot')", name="kind"),

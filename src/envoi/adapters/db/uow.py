@@ -13,6 +13,12 @@ from sqlalchemy.exc import DBAPIError
 from envoi.adapters.db.audit import AuditBuffer, flush
 from envoi.adapters.db.ledger_store import SqlLedger
 from envoi.adapters.db.repo_card import SqlCard
+from envoi.adapters.db.repo_collecting import (
+    SqlDonations,
+    SqlOrganisations,
+    SqlPayouts,
+    SqlReports,
+)
 from envoi.adapters.db.repo_members import SqlIdentities, SqlMembers, SqlPots
 from envoi.adapters.db.repo_networks import SqlChallenges
 from envoi.adapters.db.repo_notices import SqlNotices
@@ -33,6 +39,10 @@ class SqlUnitOfWork:
     members: SqlMembers
     identities: SqlIdentities
     pots: SqlPots
+    organisations: SqlOrganisations
+    donations: SqlDonations
+    payouts: SqlPayouts
+    reports: SqlReports
     challenges: SqlChallenges
     intents: SqlIntents
     posts: SqlInboundPosts
@@ -58,6 +68,10 @@ class SqlUnitOfWork:
         self.members = SqlMembers(conn, audit)
         self.identities = SqlIdentities(conn, audit)
         self.pots = SqlPots(conn)
+        self.organisations = SqlOrganisations(conn)
+        self.donations = SqlDonations(conn)
+        self.payouts = SqlPayouts(conn)
+        self.reports = SqlReports(conn)
         self.challenges = SqlChallenges(conn)
         self.intents = SqlIntents(conn, audit)
         self.posts = SqlInboundPosts(conn)
