@@ -167,6 +167,7 @@ def bootstrap(settings: Settings, *, clock: Clock | None = None) -> Envoi:
         "claim_linked": app.lifecycle.claim_linked,
         "deliver_outbox": app.delivery.deliver_due,
         "reconcile_topups": app.funding.reconcile,
+        "resume_refunds": lambda: len(reversals.resume()),
         "expire_ledger_holds": lambda: _expire_ledger(ctx),
         "settle_campaigns": app.pots.settle_campaigns,
     }

@@ -582,9 +582,23 @@ def psp_reconcile(
 
 @psp_app.command("refund")
 def psp_refund(
-    topup_id: str = typer.Argument(..., help="The top-up to refund to its card (top_…)."),
+    topup_id: str | None = typer.Argument(
+        None, help="The top-up to refund to its card (top_…); none with --resume."
+    ),
     amount_minor: int | None = typer.Option(
         None, "--amount-minor", help="Minor units; default: all that is left of it."
+    ),
+    resume: bool = typer.Option(
+        False,
+        "--resume",
+        help="Finish refunds the processor did not answer: ask it whether each was made,"
+        " then post or release its hold (the worker does this by itself).",
+    ),
+    older_than_s: int = typer.Option(
+        300,
+        "--older-than-s",
+        help="With --resume: only refunds asked at least this long ago (a younger one's"
+        " request may still be under way).",
     ),
 ) -> None:
     """Refund a card top-up: at most what the member still holds (the rest is reported)."""
@@ -592,11 +606,23 @@ def psp_refund(
     from envoi.domain.errors import EnvoiError
     from envoi.domain.messages import render_error
 
+    if resume == (topup_id is not None):
+        typer.echo("Give a top-up id, or --resume (not both).", err=True)
+        raise typer.Exit(2)
     settings = get_settings()
     _configure_logging(settings, quiet=True)
     envoi = bootstrap(settings)
     prepare(envoi)
     try:
+        if resume:
+            finished = envoi.reversals.resume(older_than_s=older_than_s)
+            for done in finished:
+                made = "refunded" if done.status == "succeeded" else "not made, hold released"
+                ref = f", {done.processor_refund_ref}" if done.processor_refund_ref else ""
+                typer.echo(f"{done.id}: {made} ({done.amount.format('en')}{ref}).")
+            typer.echo(f"{len(finished)} pending refund(s) finished.")
+            return
+        assert topup_id is not None
         outcome = envoi.reversals.refund(topup_id, amount_minor)
     except EnvoiError as error:
         typer.echo(f"Not refunded: {error.code.value}: {render_error(error, 'en')}", err=True)

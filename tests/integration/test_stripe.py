@@ -12,7 +12,14 @@ with the endpoint secret and posted over HTTP like Stripe's own (each test says 
 - ``return_url`` / ``redirect_to_url`` 3-D Secure (it only knows ``use_stripe_sdk``,
   completed here by its ``_authenticate`` endpoint in place of Stripe.js);
 - ``error.payment_intent`` on a declined card (it names only the charge);
-- the Search API (``find``) and the ``created`` filter on lists.
+- the Search API (``find``) and the ``created`` filter on lists;
+- refunds that fail after they were made (its refunds always succeed, and it sends no
+  ``refund.failed`` nor ``charge.refund.updated``);
+- idempotency keys (it ignores them): a refund whose answer was lost is therefore tested
+  with a transport that lets the first request through and no retry.
+
+Network errors are injected at the HTTP boundary: a port nothing listens on (Stripe
+unreachable) or a stand-in HTTP client of the ``stripe`` library that drops the answer.
 """
 
 from __future__ import annotations
@@ -31,15 +38,20 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import httpx
 import pytest
+import stripe
 import uvicorn
 from sqlalchemy import Engine, func, select
+from typer.testing import CliRunner
 
+from envoi import cli
 from envoi.adapters.db.ledger_tables import ledger_transfers
 from envoi.adapters.db.psp_tables import card_disputes, card_refunds
-from envoi.config import StripeSettings
+from envoi.adapters.psp.stripe import StripeCardProcessor
+from envoi.config import StripeSettings, get_settings
 from envoi.domain.errors import EnvoiError, ErrorCode
 from envoi.domain.model import Topup
 from envoi.services.ports import CardDetails, CardToken
@@ -586,6 +598,265 @@ def test_reconcile_matches_then_reports_differences(live: Live, engine: Engine) 
     ).raise_for_status()
     codes = sorted(d.code for d in live.app.reconciliation.differences(since))
     assert codes == ["not_from_envoi", "refund_mismatch", "unknown_charge", "unknown_refund"]
+
+
+# --- refunds whose answer never came (network errors at the HTTP boundary) ---------------
+
+
+class _AnswerLost(stripe.HTTPClient):
+    """Stand-in for a network that breaks during a refund: the stripe library's HTTP
+    client, passing every request on to localstripe except refund creations while
+    ``broken``: the first one reaches localstripe and its answer is lost (connection
+    reset), the library's retries never leave (network down)."""
+
+    name = "answer-lost"
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.inner = stripe.new_default_http_client()
+        self.broken = True
+        self.delivered = 0
+
+    def request(
+        self, method: str, url: str, headers: Any, post_data: Any = None, *, _usage: Any = None
+    ) -> tuple[str, int, Any]:
+        if self.broken and method.lower() == "post" and urlsplit(url).path == "/v1/refunds":
+            if not self.delivered:
+                self.delivered += 1
+                self.inner.request(method, url, headers, post_data)
+            raise stripe.APIConnectionError("Connection reset by peer (test)", should_retry=True)
+        answer: tuple[str, int, Any] = self.inner.request(method, url, headers, post_data)
+        return answer
+
+    def close(self) -> None:
+        self.inner.close()
+
+
+def _reach_stripe(
+    live: Live, api_base: str | None = None, http_client: stripe.HTTPClient | None = None
+) -> None:
+    """envoi's Stripe client from now on: another address, or another transport."""
+    processor = live.app.ctx.processor
+    assert isinstance(processor, StripeCardProcessor)
+    processor.client = StripeCardProcessor(
+        SECRET_KEY,
+        base_url=live.base_url,
+        api_base=api_base or live.stripe_url,
+        http_client=http_client,
+    ).client
+
+
+def _cli(live: Live, *args: str) -> str:
+    """``envoi …`` in its own process' settings (the environment), on the same database
+    and localstripe; the real clock."""
+    get_settings.cache_clear()
+    try:
+        result = CliRunner().invoke(
+            cli.app,
+            list(args),
+            env={
+                "ENVOI_DATABASE_URL": live.app.settings.database_url,
+                "ENVOI_SANDBOX": "1",
+                "ENVOI_CARD_PROCESSOR": "stripe",
+                "ENVOI_STRIPE__SECRET_KEY": SECRET_KEY,
+                "ENVOI_STRIPE__PUBLISHABLE_KEY": PUBLISHABLE_KEY,
+                "ENVOI_STRIPE__WEBHOOK_SECRET": WEBHOOK_SECRET,
+                "ENVOI_STRIPE__API_BASE": live.stripe_url,
+            },
+        )
+    finally:
+        get_settings.cache_clear()
+    assert result.exit_code == 0, result.output
+    return result.output
+
+
+def _refund_row(engine: Engine, refund_id: str) -> Any:
+    with engine.connect() as conn:
+        return conn.execute(select(card_refunds).where(card_refunds.c.id == refund_id)).one()
+
+
+def _only_refund_id(engine: Engine) -> str:
+    with engine.connect() as conn:
+        return str(conn.execute(select(card_refunds.c.id)).scalar_one())
+
+
+def test_a_refund_stripe_never_received_releases_its_hold_on_resume(
+    live: Live, engine: Engine
+) -> None:
+    alice = live.member("alice")
+    topup = live.top_up(alice, 30_00)
+    _reach_stripe(live, api_base=f"http://127.0.0.1:{_free_port()}")  # nothing listens
+    with pytest.raises(EnvoiError) as caught:
+        live.app.reversals.refund(topup.id, 10_00)
+    assert caught.value.code is ErrorCode.REFUND_PENDING
+    refund_id = _only_refund_id(engine)
+    assert caught.value.params["refund_id"] == refund_id
+    assert live.available(alice) == 20_00  # held while nobody knows
+    assert live.world.posted(alice) == 30_00
+    _reach_stripe(live)  # the network is back
+    resume = live.app.jobs["resume_refunds"]
+    assert resume() == 0  # too recent: its request could still be under way
+    live.world.clock.advance(seconds=600)
+    assert resume() == 1
+    assert _refund_row(engine, refund_id).status == "failed"
+    assert live.available(alice) == 30_00
+    assert live.world.posted(alice) == 30_00
+    assert live.stripe_object(f"charges/{_charge_id(live, topup)}")["amount_refunded"] == 0
+    assert resume() == 0  # idempotent
+    assert live.available(alice) == 30_00
+    # Nothing was refunded: it can be asked again, and goes through.
+    again = live.app.reversals.refund(topup.id, 10_00)
+    assert again.refund.status == "succeeded"
+    assert live.available(alice) == 20_00
+
+
+def test_a_refund_whose_answer_was_lost_is_posted_on_resume(live: Live, engine: Engine) -> None:
+    alice = live.member("alice")
+    topup = live.top_up(alice, 30_00)
+    transport = _AnswerLost()
+    _reach_stripe(live, http_client=transport)
+    with pytest.raises(EnvoiError) as caught:
+        live.app.reversals.refund(topup.id, 10_00)
+    assert caught.value.code is ErrorCode.REFUND_PENDING
+    assert transport.delivered == 1
+    # Made at Stripe, unknown to envoi: still held.
+    assert live.stripe_object(f"charges/{_charge_id(live, topup)}")["amount_refunded"] == 10_00
+    assert live.available(alice) == 20_00
+    assert live.world.posted(alice) == 30_00
+    transport.broken = False
+    refund_id = _only_refund_id(engine)
+    out = _cli(live, "psp", "refund", "--resume", "--older-than-s", "0")
+    row = _refund_row(engine, refund_id)
+    assert row.status == "succeeded"
+    assert row.processor_refund_ref.startswith("re_")
+    assert f"{refund_id}: refunded (€10.00, {row.processor_refund_ref})" in out
+    assert "1 pending refund(s) finished." in out
+    assert live.available(alice) == 20_00
+    assert live.world.posted(alice) == 20_00
+    assert live.app.reversals.resume(older_than_s=0) == []  # idempotent
+    live.world.clock.advance(seconds=600)
+    assert live.app.jobs["resume_refunds"]() == 0
+    assert live.world.posted(alice) == 20_00
+    notices = [n["code"] for n in live.app.wallet.notifications(alice.member.id)]
+    assert notices.count("card_refunded") == 1
+    assert live.app.reconciliation.differences(datetime(2026, 1, 1, tzinfo=UTC)) == []
+
+
+# --- refunds that fail at Stripe after they were made (documented shapes, signed) --------
+
+
+def _refund_object(
+    refund_ref: str,
+    payment_intent: str,
+    charge: str,
+    amount: int,
+    *,
+    status: str = "failed",
+    envoi_refund: str | None = None,
+) -> dict[str, Any]:
+    """A Refund object as Stripe documents it (API reference, "The Refund object"): a
+    failed one has ``failure_reason`` and a ``failure_balance_transaction`` putting the
+    money back in the merchant's balance."""
+    failed = status == "failed"
+    return {
+        "id": refund_ref,
+        "object": "refund",
+        "amount": amount,
+        "balance_transaction": f"txn_{refund_ref[3:]}",
+        "charge": charge,
+        "created": int(time.time()),
+        "currency": "eur",
+        "failure_balance_transaction": f"txn_fail_{refund_ref[3:]}" if failed else None,
+        "failure_reason": "expired_or_canceled_card" if failed else None,
+        "metadata": {"envoi_refund": envoi_refund} if envoi_refund else {},
+        "payment_intent": payment_intent,
+        "reason": None,
+        "status": status,
+    }
+
+
+def test_a_refund_that_fails_at_stripe_puts_the_money_back(live: Live, engine: Engine) -> None:
+    alice = live.member("alice")
+    topup = live.top_up(alice, 30_00)
+    made = live.app.reversals.refund(topup.id, 10_00).refund
+    assert live.available(alice) == 20_00
+    failed = _refund_object(
+        made.processor_refund_ref or "",
+        topup.processor_ref,
+        _charge_id(live, topup),
+        10_00,
+        envoi_refund=made.id,
+    )
+    reply = live.post_event("refund.failed", failed, event_id="evt_rf_1")
+    assert reply.json()["outcome"] == "applied"
+    assert live.available(alice) == 30_00
+    assert live.world.posted(alice) == 30_00
+    assert _refund_row(engine, made.id).status == "failed"
+    # Delivered again, or told again as charge.refund.updated: put back once.
+    again = live.post_event("refund.failed", failed, event_id="evt_rf_1")
+    assert again.json()["outcome"] == "duplicate"
+    live.post_event("charge.refund.updated", failed, event_id="evt_rf_2")
+    assert live.available(alice) == 30_00
+    # An update that is not a failure moves nothing.
+    ok = _refund_object(
+        "re_other", topup.processor_ref, _charge_id(live, topup), 10_00, status="succeeded"
+    )
+    assert live.post_event("charge.refund.updated", ok).json()["outcome"] == "ignored"
+    notices = [n["code"] for n in live.app.wallet.notifications(alice.member.id)]
+    assert notices.count("card_refund_failed") == 1
+    # The failed refund no longer counts: all 30 € can be refunded now.
+    assert live.app.reversals.refund(topup.id, 30_00).refund.amount.minor == 30_00
+    assert live.available(alice) == 0
+
+
+def test_a_failed_refund_while_ours_is_still_held_voids_the_hold(
+    live: Live, engine: Engine
+) -> None:
+    """refund.failed overtakes the resume of a refund whose answer was lost."""
+    alice = live.member("alice")
+    topup = live.top_up(alice, 30_00)
+    transport = _AnswerLost()
+    _reach_stripe(live, http_client=transport)
+    with pytest.raises(EnvoiError):
+        live.app.reversals.refund(topup.id, 10_00)
+    refund_id = _only_refund_id(engine)
+    transport.broken = False
+    (made,) = live.stripe_object(f"refunds?payment_intent={topup.processor_ref}")["data"]
+    failed = _refund_object(
+        made["id"], topup.processor_ref, _charge_id(live, topup), 10_00, envoi_refund=refund_id
+    )
+    assert live.post_event("refund.failed", failed).json()["outcome"] == "applied"
+    assert _refund_row(engine, refund_id).status == "failed"
+    assert live.available(alice) == 30_00
+    assert live.world.posted(alice) == 30_00
+    assert live.app.reversals.resume(older_than_s=0) == []  # nothing left to resume
+    assert live.available(alice) == 30_00
+
+
+def test_a_failed_dashboard_refund_pays_back_what_is_owed_first(live: Live) -> None:
+    """A refund made in Stripe's dashboard (no envoi metadata) took the wallet and left a
+    debt; when it fails, the money comes back, the debt is paid from it first."""
+    alice, bob = live.member("alice"), live.member("bob")
+    topup = live.top_up(alice, 20_00)
+    live.world.post(alice, "@SmoneyFR #envoyer 15€ @bob")
+    live.app.lifecycle.confirm(alice.member.id, live.world.pending(alice)[0], PIN)
+    made = _post(
+        f"{live.stripe_url}/v1/refunds",
+        auth=(SECRET_KEY, ""),
+        data={"payment_intent": topup.processor_ref, "amount": "2000"},
+    )
+    made.raise_for_status()
+    charge = live.stripe_object(f"charges/{_charge_id(live, topup)}")
+    live.post_event("charge.refunded", _refunded_charge(charge, topup.processor_ref))
+    assert (live.available(alice), live.owed(alice)) == (0, 15_00)
+    failed = _refund_object(made.json()["id"], topup.processor_ref, charge["id"], 20_00)
+    assert live.post_event("refund.failed", failed).json()["outcome"] == "applied"
+    assert (live.available(alice), live.owed(alice)) == (5_00, 0)
+    assert live.available(bob) == 15_00
+    live.app.reversals.require_nothing_owed(alice.member.id)
+    # The same failure told again (another event id) changes nothing.
+    live.post_event("charge.refund.updated", failed)
+    assert (live.available(alice), live.owed(alice)) == (5_00, 0)
 
 
 def _charge_id(live: Live, topup: Topup) -> str:

@@ -204,6 +204,13 @@ FLOW_ERRORS: dict[ErrorCode, dict[str, str]] = {
         "fr": "Le prestataire de paiement a refusé le remboursement ({reason}).",
         "en": "The card processor refused the refund ({reason}).",
     },
+    ErrorCode.REFUND_PENDING: {
+        "fr": "Le prestataire de paiement n'a pas répondu : le remboursement {refund_id} reste"
+        " en attente, son montant réservé jusqu'à ce qu'il soit repris (envoi psp refund"
+        " --resume ; le worker le fait de lui-même).",
+        "en": "The card processor did not answer: refund {refund_id} stays pending, its amount"
+        " held until it is resumed (envoi psp refund --resume; the worker does it by itself).",
+    },
     ErrorCode.RECEIVABLE_OUTSTANDING: {
         "fr": "Un impayé de {owed} doit d'abord être réglé.",
         "en": "An outstanding {owed} must be settled first.",
@@ -342,6 +349,11 @@ EVENTS: dict[str, dict[str, str]] = {
     "card_refunded": {
         "fr": "{amount} de votre rechargement par carte vous ont été remboursés sur la carte.",
         "en": "{amount} of your card top-up was refunded to the card.",
+    },
+    "card_refund_failed": {
+        "fr": "Le remboursement de {amount} sur votre carte a échoué : le montant est de retour"
+        " dans votre portefeuille.",
+        "en": "The refund of {amount} to your card failed: the amount is back in your wallet.",
     },
     "card_dispute_opened": {
         "fr": "Votre banque conteste un rechargement par carte : {amount} sont bloqués"

@@ -93,6 +93,7 @@ class ErrorCode(StrEnum):
     REFUND_EXCEEDS_PAYMENT = "REFUND_EXCEEDS_PAYMENT"  # more than is left of the card payment
     REFUND_EXCEEDS_BALANCE = "REFUND_EXCEEDS_BALANCE"  # more than the member still holds
     REFUND_REFUSED = "REFUND_REFUSED"  # the processor said no
+    REFUND_PENDING = "REFUND_PENDING"  # the processor did not answer: held until resumed
     RECEIVABLE_OUTSTANDING = "RECEIVABLE_OUTSTANDING"  # owes envoi after a dispute: no payout
 
     # Collecting money: organisations, donations and their tax receipts.

@@ -49,6 +49,11 @@ class CardEvents:
             assert event.amount is not None
             if event.kind == "refunded":
                 self.reversals.processor_refunded(uow, topup, event.amount)
+            elif event.kind == "refund_failed":
+                assert event.refund_ref is not None
+                self.reversals.refund_failed(
+                    uow, topup, event.refund_ref, event.refund_id, event.amount
+                )
             elif event.kind == "dispute_opened":
                 assert event.dispute_ref
                 self.reversals.dispute_opened(uow, topup, event.dispute_ref, event.amount)

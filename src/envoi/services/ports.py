@@ -308,7 +308,14 @@ class CardProcessor(Protocol):
 
     def refund(self, request_id: str, processor_ref: str, amount: Money) -> RefundResult:
         """Give ``amount`` of a succeeded charge back to the card; idempotent by
-        ``request_id``."""
+        ``request_id``. A processor that does not answer raises ``REFUND_PENDING``: the
+        refund may or may not have been made (``find_refund`` tells later)."""
+        ...
+
+    def find_refund(self, request_id: str, processor_ref: str) -> RefundResult | None:
+        """The refund made for ``request_id`` on the charge ``processor_ref``, if the
+        processor has one (Stripe: its refunds listed by PaymentIntent, matched by
+        metadata) — how a refund whose answer was lost is finished."""
         ...
 
     def payments_since(self, since: datetime) -> list[ProcessorPayment]: ...
@@ -319,7 +326,7 @@ class CardProcessor(Protocol):
 # --- What the processor tells us (webhooks) -------------------------------------------
 
 ProcessorEventKind = Literal[
-    "payment_updated", "refunded", "dispute_opened", "dispute_closed", "ignored"
+    "payment_updated", "refunded", "refund_failed", "dispute_opened", "dispute_closed", "ignored"
 ]
 
 
@@ -335,3 +342,5 @@ class ProcessorEvent:
     dispute_ref: str | None = None
     dispute_status: str | None = None  # at close: "won", "lost", "warning_closed"
     amount: Money | None = None  # disputed amount, or the charge's total refunded so far
+    refund_ref: str | None = None  # the processor's id of a refund that failed
+    refund_id: str | None = None  # ours for that refund, when the processor keeps it

@@ -2,7 +2,12 @@
 
 The ledger rules (DESIGN §3), applied to a top-up that is reversed:
 - A refund gives back at most what the member still holds: the wallet is held first
-  (a pending debit), the processor is asked, then the hold is posted or voided.
+  (a pending debit), the processor is asked, then the hold is posted or voided. When the
+  processor does not answer, the refund stays pending and held; ``resume`` (a worker job,
+  and ``envoi psp refund --resume``) later asks the processor whether it made it, and
+  posts or voids the hold accordingly.
+- A refund that fails at the processor after it was made (the card closed) puts the
+  money back in the wallet, and what the member owes is paid from it first.
 - A dispute freezes the disputed amount as a pending debit of the wallet; lost, it is
   posted; won, it is voided.
 - What the wallet no longer holds (a dispute, or a refund made at the processor) is
@@ -16,7 +21,7 @@ payments take, so a payment and a dispute never both spend the same euros.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 
 import structlog
 
@@ -168,11 +173,14 @@ class Reversals:
             uow.commit()
         try:
             result = self.ctx.card_processor().refund(refund.id, topup.processor_ref, refund.amount)
-        except EnvoiError:
+        except EnvoiError as exc:
+            if exc.code is ErrorCode.REFUND_PENDING:
+                # No answer: made or not, nobody knows yet. The refund stays pending and
+                # held until ``resume`` asks the processor (never a second refund).
+                log.warning("card_refund_unanswered", topup_id=topup.id, refund_id=refund.id)
+                raise
             self._finish(refund, "failed", None)
             raise
-        # A network error leaves the refund pending and held: asking again with the same
-        # id is safe (the processor's idempotency key), never a second refund.
         status = "failed" if result.status == "failed" else "succeeded"
         refund = self._finish(refund, status, result.refund_ref)
         if status == "failed":
@@ -184,28 +192,68 @@ class Reversals:
         disputed = sum(d.amount.minor for d in uow.card.disputes_of(topup.id) if d.status != "won")
         return topup.amount.minor - uow.card.refunded_total(topup.id) - disputed
 
+    def resume(self, *, older_than_s: int = 300, limit: int = 50) -> list[CardRefund]:
+        """Finish refunds left pending (the processor did not answer, or envoi stopped
+        while asking): the processor says whether it made each one; made, the hold is
+        posted; never made (or failed), it is voided. Only refunds older than
+        ``older_than_s``: a younger one's request may still be under way (the ``stripe``
+        library's timeout and retries last about four minutes). Returns those finished."""
+        processor = self.ctx.processor
+        if processor is None:
+            return []
+        before = self.ctx.clock.now() - timedelta(seconds=older_than_s)
+        with self.ctx.uow() as uow:
+            stale = [
+                (refund, uow.topups.get(refund.topup_id))
+                for refund in uow.card.pending_refunds(before, limit)
+            ]
+        finished = []
+        for refund, topup in stale:
+            if topup is None or topup.processor != processor.name or not topup.processor_ref:
+                continue
+            try:
+                found = processor.find_refund(refund.id, topup.processor_ref)
+            except EnvoiError as exc:
+                if exc.code is not ErrorCode.REFUND_PENDING:
+                    raise
+                continue  # still no answer: next time
+            # Made and on its way ("pending" there) counts as made, as when answered at once.
+            status = "failed" if found is None or found.status == "failed" else "succeeded"
+            done = self._finish(refund, status, found.refund_ref if found else None)
+            if done.status != "pending":
+                log.info("card_refund_resumed", refund_id=refund.id, status=done.status)
+                finished.append(done)
+        return finished
+
     def _finish(self, refund: CardRefund, status: str, ref: str | None) -> CardRefund:
         now = self.ctx.clock.now()
         with self.ctx.uow() as uow:
-            if uow.card.finish_refund(refund.id, status=status, processor_refund_ref=ref, now=now):
-                hold = Transfer(
-                    id=refund.hold_id,
-                    debit_account_id=accounts.wallet(refund.member_id),
-                    credit_account_id=accounts.card_clearing(refund.amount.currency),
-                    amount=refund.amount.minor,
-                    currency=refund.amount.currency,
-                    code="card_refund",
-                    reference=refund.topup_id,
-                )
-                require_ok(
-                    uow.ledger.create_transfers(resolve_pending([hold], post=status == "succeeded"))
-                )
-                if status == "succeeded":
-                    self._notify(uow, refund.member_id, "card_refunded", refund.amount, now)
+            self._settle(uow, refund, status, ref, now)
             done = uow.card.refund(refund.id)
             uow.commit()
         assert done is not None
         return done
+
+    def _settle(
+        self, uow: UnitOfWork, refund: CardRefund, status: str, ref: str | None, now: datetime
+    ) -> bool:
+        """A pending refund's answer: its hold posted (made) or voided (not made). False
+        when it was no longer pending (answered already)."""
+        if not uow.card.finish_refund(refund.id, status=status, processor_refund_ref=ref, now=now):
+            return False
+        hold = Transfer(
+            id=refund.hold_id,
+            debit_account_id=accounts.wallet(refund.member_id),
+            credit_account_id=accounts.card_clearing(refund.amount.currency),
+            amount=refund.amount.minor,
+            currency=refund.amount.currency,
+            code="card_refund",
+            reference=refund.topup_id,
+        )
+        require_ok(uow.ledger.create_transfers(resolve_pending([hold], post=status == "succeeded")))
+        if status == "succeeded":
+            self._notify(uow, refund.member_id, "card_refunded", refund.amount, now)
+        return True
 
     # --- what the processor tells us ---------------------------------------------------
 
@@ -231,6 +279,55 @@ class Reversals:
         uow.card.add_refund(refund)
         self._take_back(uow, topup, refund.id, extra, pending=False)
         self._notify(uow, topup.member_id, "card_refunded", refund.amount, now)
+
+    def refund_failed(
+        self,
+        uow: UnitOfWork,
+        topup: Topup,
+        refund_ref: str,
+        refund_id: str | None,
+        amount: Money,
+    ) -> bool:
+        """The processor says a refund of this top-up failed after it was made (the money
+        is back in the merchant's balance): the member gets it back. Ours still pending:
+        its hold is voided. Made (ours, or one from the processor's dashboard learnt from
+        its ``charge.refunded``): the amount goes back to the wallet, and what the member
+        owes is paid from it first. False when there is nothing (more) to put back."""
+        uow.members.lock(topup.member_id)
+        refund = uow.card.refund(refund_id) if refund_id else None
+        if refund is None and refund_ref:
+            refund = uow.card.refund_by_ref(refund_ref)
+        if refund is None:
+            # From the dashboard: its charge.refunded told the amount, not the refund.
+            refund = uow.card.unnamed_processor_refund(topup.id, amount.minor)
+        if refund is None or refund.topup_id != topup.id:
+            log.warning("card_refund_failed_unknown", topup_id=topup.id, refund_ref=refund_ref)
+            return False
+        now = self.ctx.clock.now()
+        if refund.status == "pending":
+            return self._settle(uow, refund, "failed", refund_ref or None, now)
+        if not uow.card.reverse_refund(refund.id, refund_ref or None, now):
+            return False  # failed already
+        currency = refund.amount.currency
+        require_ok(
+            uow.ledger.create_transfers(
+                [
+                    Transfer(
+                        id=f"{refund.id}:back",
+                        debit_account_id=accounts.card_clearing(currency),
+                        credit_account_id=accounts.wallet(topup.member_id),
+                        amount=refund.amount.minor,
+                        currency=currency,
+                        code="card_refund_failed",
+                        reference=topup.id,
+                    )
+                ]
+            )
+        )
+        recover_owed(uow, topup.member_id, currency, reference=refund.id)
+        self._notify(uow, topup.member_id, "card_refund_failed", refund.amount, now)
+        log.info("card_refund_failed", refund_id=refund.id, amount=refund.amount.minor)
+        return True
 
     def dispute_opened(
         self, uow: UnitOfWork, topup: Topup, dispute_ref: str, amount: Money

@@ -90,6 +90,64 @@ class SqlCard:
         )
         return bool(done.rowcount == 1)
 
+    def reverse_refund(
+        self, refund_id: str, processor_refund_ref: str | None, now: datetime
+    ) -> bool:
+        """A made refund that failed afterwards: compare-and-set from succeeded."""
+        values: dict[str, Any] = {"status": "failed", "completed_at": utc(now)}
+        if processor_refund_ref:
+            values["processor_refund_ref"] = func.coalesce(
+                card_refunds.c.processor_refund_ref, processor_refund_ref
+            )
+        done = self.conn.execute(
+            update(card_refunds)
+            .where(card_refunds.c.id == refund_id, card_refunds.c.status == "succeeded")
+            .values(**values)
+        )
+        return bool(done.rowcount == 1)
+
+    def pending_refunds(self, before: datetime, limit: int) -> list[CardRefund]:
+        """Refunds envoi asked for that are still waiting for the processor's answer."""
+        rows = self.conn.execute(
+            select(card_refunds)
+            .where(card_refunds.c.status == "pending", card_refunds.c.created_at <= utc(before))
+            .order_by(card_refunds.c.created_at, card_refunds.c.id)
+            .limit(limit)
+        ).mappings()
+        return [_refund(r) for r in rows]
+
+    def refund_by_ref(self, processor_refund_ref: str) -> CardRefund | None:
+        row = (
+            self.conn.execute(
+                select(card_refunds).where(
+                    card_refunds.c.processor_refund_ref == processor_refund_ref
+                )
+            )
+            .mappings()
+            .first()
+        )
+        return _refund(row) if row else None
+
+    def unnamed_processor_refund(self, topup_id: str, amount_minor: int) -> CardRefund | None:
+        """A made refund of this amount learnt from the processor without its id (its
+        dashboard's, told by ``charge.refunded``), oldest first."""
+        row = (
+            self.conn.execute(
+                select(card_refunds)
+                .where(
+                    card_refunds.c.topup_id == topup_id,
+                    card_refunds.c.origin == "processor",
+                    card_refunds.c.status == "succeeded",
+                    card_refunds.c.processor_refund_ref.is_(None),
+                    card_refunds.c.amount_minor == amount_minor,
+                )
+                .order_by(card_refunds.c.created_at, card_refunds.c.id)
+            )
+            .mappings()
+            .first()
+        )
+        return _refund(row) if row else None
+
     def refund(self, refund_id: str) -> CardRefund | None:
         row = (
             self.conn.execute(select(card_refunds).where(card_refunds.c.id == refund_id))

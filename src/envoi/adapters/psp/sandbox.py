@@ -305,6 +305,16 @@ class SandboxCardProcessor:
             )
         return RefundResult(ref, "succeeded")
 
+    def find_refund(self, request_id: str, processor_ref: str) -> RefundResult | None:
+        refunds = sandbox_psp_refunds
+        with self.engine.connect() as conn:
+            ref = conn.execute(
+                select(refunds.c.refund_ref).where(
+                    refunds.c.request_id == request_id, refunds.c.processor_ref == processor_ref
+                )
+            ).scalar()
+        return RefundResult(ref, "succeeded") if ref is not None else None
+
     def payments_since(self, since: datetime) -> list[ProcessorPayment]:
         charges, refunds = sandbox_psp_charges, sandbox_psp_refunds
         with self.engine.connect() as conn:

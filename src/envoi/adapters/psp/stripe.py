@@ -37,6 +37,10 @@ from envoi.services.ports import (
 )
 
 METADATA_KEY = "envoi_topup"
+REFUND_METADATA_KEY = "envoi_refund"
+# No answer, or none to trust (after the library's own retries, same idempotency key):
+# the request may or may not have been carried out.
+_UNANSWERED = (stripe.APIConnectionError, stripe.APIError, stripe.RateLimitError)
 _PAGE = 100  # Stripe's largest list page
 
 
@@ -201,7 +205,7 @@ class StripeCardProcessor:
                 params={
                     "payment_intent": processor_ref,
                     "amount": amount.minor,
-                    "metadata": {"envoi_refund": request_id},
+                    "metadata": {REFUND_METADATA_KEY: request_id},
                 },
                 options={"idempotency_key": f"envoi-refund-{request_id}"},
             )
@@ -212,10 +216,23 @@ class StripeCardProcessor:
             raise EnvoiError(
                 ErrorCode.REFUND_REFUSED, reason=exc.code or "invalid_request"
             ) from exc
-        status = refund.status
-        if status in ("failed", "canceled"):
-            return RefundResult(refund.id, "failed")
-        return RefundResult(refund.id, "succeeded" if status == "succeeded" else "pending")
+        except _UNANSWERED as exc:
+            raise EnvoiError(ErrorCode.REFUND_PENDING, refund_id=request_id) from exc
+        return _refund_result(refund)
+
+    def find_refund(self, request_id: str, processor_ref: str) -> RefundResult | None:
+        # Refunds cannot be searched by metadata: the PaymentIntent's own are listed
+        # (a handful at most) and ours is the one carrying our id.
+        try:
+            pages = self.client.v1.refunds.list(
+                params={"payment_intent": processor_ref, "limit": _PAGE}
+            )
+            for refund in pages.auto_paging_iter():
+                if _get(_get(refund, "metadata"), REFUND_METADATA_KEY) == request_id:
+                    return _refund_result(refund)
+        except _UNANSWERED as exc:
+            raise EnvoiError(ErrorCode.REFUND_PENDING, refund_id=request_id) from exc
+        return None
 
     def payments_since(self, since: datetime) -> list[ProcessorPayment]:
         cutoff = int(since.timestamp())
@@ -268,6 +285,13 @@ class StripeCardProcessor:
         return stripe.Webhook.construct_event(payload, signature, secret, tolerance=tolerance_s)
 
 
+def _refund_result(refund: Any) -> RefundResult:
+    status = _get(refund, "status")
+    if status in ("failed", "canceled"):
+        return RefundResult(str(refund.id), "failed")
+    return RefundResult(str(refund.id), "succeeded" if status == "succeeded" else "pending")
+
+
 def translate(event: Any) -> ProcessorEvent:
     """A verified Stripe event as the services understand it."""
     kind = str(_get(event, "type") or "")
@@ -288,6 +312,20 @@ def translate(event: Any) -> ProcessorEvent:
             amount=Money(
                 int(_get(obj, "amount_refunded") or 0), str(_get(obj, "currency")).upper()
             ),
+            processor="stripe",
+            event_id=event_id,
+        )
+    if kind in ("refund.failed", "charge.refund.updated", "refund.updated"):
+        # A refund that failed after it was made (the card closed, say): Stripe puts the
+        # money back in the merchant's balance. Any other update changes nothing here.
+        if _get(obj, "status") not in ("failed", "canceled"):
+            return ProcessorEvent(processor="stripe", event_id=event_id, kind="ignored")
+        return ProcessorEvent(
+            kind="refund_failed",
+            payment_ref=_id(_get(obj, "payment_intent")) or "",
+            refund_ref=str(_get(obj, "id") or ""),
+            refund_id=_get(_get(obj, "metadata"), REFUND_METADATA_KEY),
+            amount=Money(int(_get(obj, "amount") or 0), str(_get(obj, "currency")).upper()),
             processor="stripe",
             event_id=event_id,
         )
