@@ -69,3 +69,12 @@ def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
     line = figures_since(_SESSION_STARTED)
     if line is not None:
         terminalreporter.write_line(line)
+
+
+@pytest.fixture(scope="session")
+def mastodon_url() -> Iterator[str]:
+    """The Mastodon stand-in, once per test process (each test resets it)."""
+    from tests.networks.mastodon_standin import serve_standin
+
+    with serve_standin() as url:
+        yield url

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from fastapi import APIRouter
 from prometheus_client.registry import Collector
@@ -45,6 +46,9 @@ from envoi.services.receipts import Donations
 from envoi.services.reversals import Reversals
 from envoi.services.wallet import Wallet
 from envoi.workers.runner import Job
+
+if TYPE_CHECKING:
+    from envoi.adapters.networks.mastodon.api import MastodonApi
 
 
 class ConfigurationError(Exception):
@@ -225,6 +229,11 @@ def _networks(
             gateways[name] = x_network.gateway
         elif name == "matrix":
             gateways[name] = _matrix(settings)
+        elif name == "mastodon":
+            # Imported only where Mastodon is on: Mastodon.py costs every process ~0.7 s.
+            from envoi.adapters.networks.mastodon.gateway import MastodonGateway
+
+            gateways[name] = MastodonGateway(_mastodon_api(settings))
         else:
             raise ConfigurationError(f"network {name!r} is not available in this version")
     return gateways, network, x_network
@@ -250,14 +259,29 @@ def _readers(
     settings: Settings, gateways: dict[str, NetworkGateway]
 ) -> list[tuple[NetworkReader, float]]:
     """The readers of the networks that read by long-poll, with the wait of each read."""
+    readers: list[tuple[NetworkReader, float]] = []
+    if "mastodon" in gateways:
+        from envoi.adapters.networks.mastodon.reader import MastodonReader
+
+        readers.append((MastodonReader(_mastodon_api(settings)), 30.0))  # its own client
     if "matrix" not in gateways:
-        return []
+        return readers
     from envoi.adapters.networks.matrix.gateway import MatrixGateway
     from envoi.adapters.networks.matrix.reader import MatrixReader
 
     matrix = gateways["matrix"]
     assert isinstance(matrix, MatrixGateway)
-    return [(MatrixReader(matrix.connection), settings.matrix.sync_wait_s)]
+    return [*readers, (MatrixReader(matrix.connection), settings.matrix.sync_wait_s)]
+
+
+def _mastodon_api(settings: Settings) -> MastodonApi:
+    from envoi.adapters.networks.mastodon.api import MastodonApi
+
+    return MastodonApi(
+        settings.mastodon.base_url,
+        settings.mastodon.access_token.get_secret_value(),
+        timeout_s=settings.mastodon.timeout_s,
+    )
 
 
 def describe(settings: Settings) -> dict[str, object]:

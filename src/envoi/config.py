@@ -88,6 +88,14 @@ class MatrixSettings(BaseModel):
         return bool(self.homeserver_url and self.user_id and self.access_token.get_secret_value())
 
 
+class MastodonSettings(BaseModel):
+    """The Mastodon network (``ENVOI_MASTODON__*``): the bot's account on its instance."""
+
+    base_url: str = Field(default="", description="The instance, e.g. https://mastodon.social")
+    access_token: SecretStr = SecretStr("")  # the bot account's user token (see README)
+    timeout_s: float = Field(default=30.0, gt=0)
+
+
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(
         env_prefix="ENVOI_", env_file=".env", env_nested_delimiter="__", extra="ignore"
@@ -176,6 +184,7 @@ class Settings(BaseSettings):
     stripe: StripeSettings = StripeSettings()
     x: XSettings = XSettings()
     matrix: MatrixSettings = MatrixSettings()
+    mastodon: MastodonSettings = MastodonSettings()
 
     # Workers.
     worker_poll_s: float = Field(default=1.0, description="Seconds between job polls")
@@ -248,6 +257,7 @@ class Settings(BaseSettings):
                 errors.append(
                     "ENVOI_CARD_PROCESSOR is 'sandbox' outside SQLite without ENVOI_SANDBOX=1"
                 )
+        errors += self._mastodon_errors()
         if self.enabled_card_processor == "stripe":
             for env, secret in (
                 ("ENVOI_STRIPE__SECRET_KEY", self.stripe.secret_key),
@@ -271,6 +281,18 @@ class Settings(BaseSettings):
                 "ENVOI_MATRIX__USER_ID and ENVOI_MATRIX__ACCESS_TOKEN"
             )
         return errors
+
+    def _mastodon_errors(self) -> list[str]:
+        if "mastodon" not in self.enabled_networks:
+            return []
+        return [
+            f"ENVOI_NETWORKS names 'mastodon' without {env}"
+            for env, value in (
+                ("ENVOI_MASTODON__BASE_URL", self.mastodon.base_url),
+                ("ENVOI_MASTODON__ACCESS_TOKEN", self.mastodon.access_token.get_secret_value()),
+            )
+            if not value
+        ]
 
     @property
     def uses_sqlite(self) -> bool:

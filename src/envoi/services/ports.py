@@ -143,8 +143,12 @@ class NetworkGateway(Protocol):
     """
 
     name: str
-    bot_handle: str
     grammar: str
+
+    @property
+    def bot_handle(self) -> str:
+        """Read-only: an adapter may ask its network once, on first use (Mastodon)."""
+        ...
 
     def reply(self, in_reply_to_post_id: str, text: str, *, idempotency_key: str) -> str:
         """Publish a public reply; returns the new post id.
