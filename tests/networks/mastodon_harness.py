@@ -48,6 +48,7 @@ class MastodonHarness:
         self.bot_client = self._client(self.bot_token)
         self._clients: list[Mastodon] = [self.bot_client]
         self._rewind: str | None = None
+        self._stream_event_due = False
         self.world = self._world()
         self.ingest()  # a new deployment starts from the newest notification
 
@@ -126,8 +127,16 @@ class MastodonHarness:
 
     def ingest(self) -> None:
         self._rewind = self._ingest.cursors.load(NETWORK)
-        while self._ingest.step():
-            pass
+        if self._stream_event_due:
+            # A deletion travels by the stream only: wait for it as long as a loaded
+            # machine needs (the read returns as soon as it comes).
+            self._ingest.wait_s = 10
+            self._stream_event_due = False
+        try:
+            while self._ingest.step():
+                self._ingest.wait_s = 0.3
+        finally:
+            self._ingest.wait_s = 0.3
 
     def replay(self) -> None:
         batch = self._ingest.reader.read(self._rewind, 0)
@@ -166,6 +175,7 @@ class MastodonHarness:
 
     def delete(self, author: Person, post_id: str) -> None:
         author.secret.status_delete(post_id)  # type: ignore[attr-defined]
+        self._stream_event_due = True
 
     def bot_posts(self, text: str) -> str:
         status = self.bot_client.status_post(text, visibility="public")
