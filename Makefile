@@ -35,11 +35,13 @@ browser:
 	    echo "The browser tests need Chromium: sudo apt-get install chromium"; exit 1; \
 	  fi; }
 
-# Test servers installed outside the repo (cached): localstripe for the Stripe tests,
-# Synapse for the Matrix tests.
+# Test servers installed outside the repo (cached in $${ENVOI_TEST_CACHE:-~/.cache/envoi-test}):
+# localstripe for the Stripe tests, Synapse for the Matrix tests, a local AT Protocol
+# network for the Bluesky tests.
 test-servers:
 	.ci/install-localstripe
 	bash tests/servers/install_synapse.sh
+	bash tests/servers/atproto/install.sh
 
 test: lint typecheck browser test-servers
 	$(BIN)/pytest -q -n 2 --dist loadfile

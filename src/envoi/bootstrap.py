@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import timedelta
 from typing import TYPE_CHECKING
 
 from fastapi import APIRouter
@@ -234,6 +235,8 @@ def _networks(
             from envoi.adapters.networks.mastodon.gateway import MastodonGateway
 
             gateways[name] = MastodonGateway(_mastodon_api(settings))
+        elif name == "bluesky":
+            gateways[name] = _bluesky(settings, engine)
         else:
             raise ConfigurationError(f"network {name!r} is not available in this version")
     return gateways, network, x_network
@@ -255,23 +258,61 @@ def _matrix(settings: Settings) -> NetworkGateway:
     return MatrixGateway(connection)
 
 
+def _bluesky(settings: Settings, engine: Engine) -> NetworkGateway:
+    """The Bluesky bot: one session per process, shared by its gateway and its reader."""
+    from envoi.adapters.networks.bluesky.gateway import BlueskyGateway
+    from envoi.adapters.networks.bluesky.session import BlueskyConfig, BotSession
+    from envoi.adapters.networks.bluesky.store import SqlBlueskyStore, sealing_key
+
+    config = settings.bluesky
+    assert config is not None
+    # The bot's session survives restarts (sealed), and DMs are sent once per outbox row.
+    store = SqlBlueskyStore(engine, sealing_key(settings.token_key.get_secret_value()))
+    session = BotSession(
+        BlueskyConfig(
+            config.service_url,
+            config.identifier,
+            config.app_password.get_secret_value(),
+            config.chat_did,
+        ),
+        store,
+    )
+    return BlueskyGateway(session, store)
+
+
 def _readers(
     settings: Settings, gateways: dict[str, NetworkGateway]
 ) -> list[tuple[NetworkReader, float]]:
-    """The readers of the networks that read by long-poll, with the wait of each read."""
+    """The readers of the networks that read by themselves, with the wait of each read."""
     readers: list[tuple[NetworkReader, float]] = []
     if "mastodon" in gateways:
         from envoi.adapters.networks.mastodon.reader import MastodonReader
 
         readers.append((MastodonReader(_mastodon_api(settings)), 30.0))  # its own client
-    if "matrix" not in gateways:
-        return readers
-    from envoi.adapters.networks.matrix.gateway import MatrixGateway
-    from envoi.adapters.networks.matrix.reader import MatrixReader
+    if "matrix" in gateways:
+        from envoi.adapters.networks.matrix.gateway import MatrixGateway
+        from envoi.adapters.networks.matrix.reader import MatrixReader
 
-    matrix = gateways["matrix"]
-    assert isinstance(matrix, MatrixGateway)
-    return [*readers, (MatrixReader(matrix.connection), settings.matrix.sync_wait_s)]
+        matrix = gateways["matrix"]
+        assert isinstance(matrix, MatrixGateway)
+        readers.append((MatrixReader(matrix.connection), settings.matrix.sync_wait_s))
+    if "bluesky" in gateways:
+        from envoi.adapters.networks.bluesky.gateway import BlueskyGateway
+        from envoi.adapters.networks.bluesky.reader import BlueskyReader
+
+        bluesky = gateways["bluesky"]
+        assert isinstance(bluesky, BlueskyGateway)
+        assert settings.bluesky is not None
+        reader = BlueskyReader(
+            bluesky.session,
+            bluesky,
+            # A post is watched for deletion while a payment it opened may await confirmation.
+            watch=timedelta(seconds=settings.confirmation_window_s + 300),
+            poll_s=settings.bluesky.poll_s,
+            deletion_check=timedelta(seconds=settings.bluesky.deletion_check_s),
+        )
+        readers.append((reader, 30.0))  # no long poll: the reader pauses poll_s when idle
+    return readers
 
 
 def _mastodon_api(settings: Settings) -> MastodonApi:

@@ -70,6 +70,20 @@ class XSettings(BaseSettings):
     rate_limit_wait_s: float = Field(default=5.0, ge=0)
 
 
+class BlueskySettings(BaseModel):
+    """The bot's Bluesky account (``ENVOI_BLUESKY__*``); Bluesky is off while unset."""
+
+    service_url: str = Field(description="The bot account's PDS, e.g. https://bsky.social")
+    identifier: str = Field(description="The bot's handle, e.g. smoneyfr.bsky.social")
+    app_password: SecretStr = Field(description="An app password allowed to use direct messages")
+    # Bluesky's chat service; the tests point it at a stand-in (did:web:localhost%3APORT).
+    chat_did: str = "did:web:api.bsky.chat"
+    poll_s: float = Field(default=2.0, description="Pause between reads when nothing came")
+    deletion_check_s: float = Field(
+        default=15.0, description="How often posts that may await a payment are checked"
+    )
+
+
 class MatrixSettings(BaseModel):
     """The bot's Matrix account (``ENVOI_MATRIX__HOMESERVER_URL`` and so on)."""
 
@@ -185,6 +199,8 @@ class Settings(BaseSettings):
     x: XSettings = XSettings()
     matrix: MatrixSettings = MatrixSettings()
     mastodon: MastodonSettings = MastodonSettings()
+    # The bot's Bluesky account (used when ENVOI_NETWORKS names bluesky).
+    bluesky: BlueskySettings | None = None
 
     # Workers.
     worker_poll_s: float = Field(default=1.0, description="Seconds between job polls")
@@ -275,6 +291,11 @@ class Settings(BaseSettings):
             ):
                 if not value:
                     errors.append(f"ENVOI_NETWORKS names 'x' without {env}")
+        if "bluesky" in self.enabled_networks and self.bluesky is None:
+            errors.append(
+                "ENVOI_NETWORKS names 'bluesky' but ENVOI_BLUESKY__SERVICE_URL, "
+                "ENVOI_BLUESKY__IDENTIFIER and ENVOI_BLUESKY__APP_PASSWORD are not set"
+            )
         if "matrix" in self.enabled_networks and not self.matrix.configured:
             errors.append(
                 "ENVOI_NETWORKS names 'matrix' without ENVOI_MATRIX__HOMESERVER_URL, "

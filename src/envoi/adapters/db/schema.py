@@ -11,6 +11,7 @@ from envoi.adapters.db import psp_tables as _psp_tables  # noqa: F401
 from envoi.adapters.db import security_tables as _security_tables  # noqa: F401
 from envoi.adapters.db import tables as _flow_tables  # noqa: F401
 from envoi.adapters.db.metadata import metadata
+from envoi.adapters.networks.bluesky import tables as _bluesky_tables  # noqa: F401
 from envoi.adapters.networks.sandbox import tables as _sandbox_tables  # noqa: F401
 from envoi.adapters.networks.x import tables as _x_tables  # noqa: F401
 from envoi.adapters.psp import sandbox as _sandbox_psp  # noqa: F401

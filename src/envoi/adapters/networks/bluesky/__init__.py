@@ -1,0 +1,3 @@
+"""Bluesky (AT Protocol): mentions from notifications, replies, direct messages."""
+
+NETWORK = "bluesky"
