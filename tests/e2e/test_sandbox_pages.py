@@ -44,16 +44,6 @@ def _fits_the_phone(page: Page) -> None:
     assert width <= PHONE["width"], f"{page.url} is {width}px wide"
 
 
-def _reload_until(page: Page, selector: str, timeout: float = 15.0) -> None:
-    """The bot answers through the outbox worker: refresh the page as a person would."""
-
-    def there() -> bool:
-        page.reload()
-        return page.locator(selector).count() > 0
-
-    eventually(there, timeout=timeout)
-
-
 def test_a_newcomer_pays_from_the_demo_network(
     server: Server, context_factory: Callable[..., BrowserContext]
 ) -> None:
@@ -126,7 +116,11 @@ def test_a_newcomer_pays_from_the_demo_network(
     page.get_by_role("button", name="Publier").click()
     page.wait_for_url("**/sandbox/posts/*")
     expect(page.get_by_role("status")).to_contain_text("Message publié.")
-    _reload_until(page, "#replies .post")
+    # The bot's answer appears by itself (issue 10, item 12): no reload, no "Actualiser".
+    page.evaluate("window.stillTheSamePage = true")  # a reload would forget it
+    expect(page.locator("#replies .post").first).to_be_visible(timeout=20_000)
+    assert page.evaluate("window.stillTheSamePage") is True
+    expect(page.get_by_role("link", name="Actualiser")).to_have_count(0)
     reply = page.locator("#replies .post").first
     expect(reply).to_contain_text("@SmoneyFR")
     expect(reply).to_contain_text(Money(200, "EUR").format("fr"))

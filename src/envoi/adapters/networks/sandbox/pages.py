@@ -50,6 +50,8 @@ _TEMPLATES = Path(__file__).parent / "templates"
 _CSS = (_TEMPLATES / "sandbox.css").read_text(encoding="utf-8")
 _STYLE = Markup(_CSS)  # noqa: S704 - our own file, inlined (its hash is in the CSP)
 _CSS_HASH = base64.b64encode(hashlib.sha256(_CSS.encode()).digest()).decode()
+_REPLIES_JS = (_TEMPLATES / "replies.js").read_text(encoding="utf-8")
+_REPLIES_JS_HASH = base64.b64encode(hashlib.sha256(_REPLIES_JS.encode()).digest()).decode()
 _HEADERS = {
     "Cache-Control": "no-store",  # tokens and inboxes: never in a shared cache
     "X-Frame-Options": "DENY",
@@ -57,6 +59,7 @@ _HEADERS = {
     "Referrer-Policy": "same-origin",
     "Content-Security-Policy": (
         f"default-src 'none'; style-src 'sha256-{_CSS_HASH}'; img-src 'self'; "
+        f"script-src 'sha256-{_REPLIES_JS_HASH}'; connect-src 'self'; "
         "form-action 'self'; base-uri 'none'; frame-ancestors 'none'"
     ),
 }
@@ -180,8 +183,8 @@ TEXT: dict[str, dict[Locale, str]] = {
     },
     "post.submit": {"fr": "Publier", "en": "Post"},
     "post.posted": {
-        "fr": "Message publié. La réponse du bot arrive en quelques secondes : actualisez.",
-        "en": "Posted. The bot's answer arrives within seconds: refresh.",
+        "fr": "Message publié. La réponse du bot s'affiche ci-dessous dès qu'elle arrive.",
+        "en": "Posted. The bot's answer shows below as soon as it arrives.",
     },
     "post.refresh": {"fr": "Actualiser", "en": "Refresh"},
     "post.replies": {"fr": "Réponses", "en": "Replies"},
@@ -391,6 +394,7 @@ def create_sandbox_pages(
         ("/timeline", "GET", pages.timeline),
         ("/inbox", "GET", pages.inbox),
         ("/posts/{post_id}", "GET", pages.post_page),
+        ("/posts/{post_id}/replies", "GET", pages.replies_fragment),
     ):
         router.add_api_route(path, endpoint, methods=[method])
     return router
@@ -603,23 +607,35 @@ class _Pages:
         posts = [self.view(p, locale) for p in self.network.inbox(me.id, 100)] if me else []
         return self.render(request, "inbox.html", posts=posts, me=me)
 
-    def post_page(self, request: Request, post_id: str, posted: str | None = None) -> Response:
+    def _replies(
+        self, request: Request, post_id: str
+    ) -> tuple[SandboxAccount | None, SandboxPost, list[PostView]]:
+        """The post and the replies this visitor may see: public ones, and their own."""
         me = self.signed_in(request)[0]
         post = self.network.get_post(post_id, me.id if me else None)
         if post is None:
             raise EnvoiError(ErrorCode.POST_NOT_FOUND)
         locale = _locale(request)
-        # Replies this visitor may see: public ones, and those in their own inbox.
         seen = {p.id: p for p in self.network.timeline(200) if p.in_reply_to == post.id}
         if me is not None:
             mine = self.network.inbox(me.id, 200)
             seen |= {p.id: p for p in mine if p.in_reply_to == post.id}
         replies = sorted(seen.values(), key=lambda p: p.cursor)
+        return me, post, [self.view(p, locale) for p in replies]
+
+    def post_page(self, request: Request, post_id: str, posted: str | None = None) -> Response:
+        me, post, replies = self._replies(request, post_id)
         return self.render(
             request,
             "post.html",
-            post=self.view(post, locale),
-            replies=[self.view(p, locale) for p in replies],
+            post=self.view(post, _locale(request)),
+            replies=replies,
             posted=posted == "1" and me is not None and post.author.id == me.id,
             me=me,
+            replies_js=Markup(_REPLIES_JS),  # noqa: S704 - our own file (its hash is in the CSP)
         )
+
+    def replies_fragment(self, request: Request, post_id: str) -> Response:
+        """The replies alone, for the post page to show the bot's answer when it arrives."""
+        me, _post, replies = self._replies(request, post_id)
+        return self.render(request, "_replies.html", replies=replies, me=me)
