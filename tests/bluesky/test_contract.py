@@ -23,11 +23,11 @@ from envoi.adapters.networks.bluesky.session import (
 )
 from envoi.bootstrap import Envoi
 from envoi.config import BlueskySettings
-from envoi.domain.model import Member, Privacy
+from envoi.domain.model import Member
 from envoi.services.ingest import Ingest
 from tests.bluesky.conftest import Person as Account
 from tests.integration.flow_app import World, make_world
-from tests.networks.contract import CARD, PIN, NetworkContract, Person
+from tests.networks.contract import NetworkContract, Person, enrol
 from tests.servers.atproto.network import AtprotoNetwork
 from tests.servers.bsky_chat import ChatStandIn
 
@@ -109,22 +109,13 @@ class BlueskyHarness:
         self.atproto.process_all()  # the AppView knows the new account, as it soon would
         person = Person(name, None, account.did, account.handle, account)
         if member:
-            created = self.app.members.register(
+            enrol(
+                self,
+                person,
                 email=f"{account.handle}@example.org",
-                password="long enough password",
-                display_name=name.title(),
-                locale="fr",
-                # The contract reads the amount in the bot's public reply (new members
-                # default to discreet).
-                privacy=Privacy.PUBLIC,
+                funds=funds,
+                topup_key=f"bsky-{account.handle}",
             )
-            self.app.members.set_pin(created.id, PIN)
-            self.link(person, created)
-            person.member = created
-            if funds:
-                key = f"bsky-{account.handle}"
-                topup = self.app.funding.top_up(created.id, funds, CARD, request_key=key)
-                assert topup.status == "succeeded"
         return person
 
     def link(self, person: Person, member: Member) -> None:

@@ -9,10 +9,10 @@ import pytest
 
 from envoi.adapters.networks.sandbox.store import NETWORK
 from envoi.bootstrap import Envoi
-from envoi.domain.model import Member, Privacy
+from envoi.domain.model import Member
 from envoi.services.ports import InboundPost
 from tests.integration.flow_app import World, make_world
-from tests.networks.contract import CARD, PIN, NetworkContract, Person
+from tests.networks.contract import NetworkContract, Person, enrol
 
 
 class _Down:
@@ -43,21 +43,7 @@ class SandboxHarness:
         account = self.app.sandbox.create_account(name, name.title())
         person = Person(name, None, account.account.id, name, account.token)
         if member:
-            created = self.app.members.register(
-                email=f"{name}@example.org",
-                password="long enough password",
-                display_name=name.title(),
-                locale="fr",
-                # The contract reads the amount in the bot's public reply (the discreet
-                # default has its own tests in test_new_user.py).
-                privacy=Privacy.PUBLIC,
-            )
-            self.app.members.set_pin(created.id, PIN)
-            self.link(person, created)
-            person.member = created
-            if funds:
-                topup = self.app.funding.top_up(created.id, funds, CARD, request_key=f"s-{name}")
-                assert topup.status == "succeeded"
+            enrol(self, person, email=f"{name}@example.org", funds=funds, topup_key=f"s-{name}")
         return person
 
     def link(self, person: Person, member: Member) -> None:

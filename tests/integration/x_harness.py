@@ -12,10 +12,10 @@ from fastapi.testclient import TestClient
 
 from envoi.bootstrap import Envoi, bootstrap, prepare
 from envoi.config import Settings, XSettings
-from envoi.domain.model import Member, Privacy
+from envoi.domain.model import Member
 from envoi.web.app import create_app
 from tests.integration.flow_app import FakeClock
-from tests.networks.contract import CARD, PIN, Person
+from tests.networks.contract import Person, enrol
 from tests.networks.x_standin import XWorld
 
 BOT = "SmoneyFR"
@@ -78,19 +78,7 @@ class XHarness:
         user = self.standin.create_user(name)
         person = Person(name, None, user["id"], name)
         if member:
-            created = self.app.members.register(
-                email=f"{name}-x@example.org",
-                password="long enough password",
-                display_name=name.title(),
-                locale="fr",
-                privacy=Privacy.PUBLIC,
-            )
-            self.app.members.set_pin(created.id, PIN)
-            self.link(person, created)
-            person.member = created
-            if funds:
-                topup = self.app.funding.top_up(created.id, funds, CARD, request_key=f"x-{name}")
-                assert topup.status == "succeeded"
+            enrol(self, person, email=f"{name}-x@example.org", funds=funds, topup_key=f"x-{name}")
         return person
 
     def link(self, person: Person, member: Member) -> None:

@@ -17,9 +17,9 @@ from envoi.adapters.networks.matrix.ids import split_post_id
 from envoi.adapters.networks.matrix.reader import MatrixReader
 from envoi.bootstrap import Envoi
 from envoi.config import MatrixSettings
-from envoi.domain.model import Member, Privacy
+from envoi.domain.model import Member
 from tests.integration.flow_app import World, make_world
-from tests.networks.contract import CARD, PIN, Person
+from tests.networks.contract import Person, enrol
 from tests.servers.synapse import Synapse
 
 
@@ -140,21 +140,13 @@ class MatrixHarness:
         client.join(self.room)
         person = Person(name, None, account["user_id"], account["user_id"][1:], client)
         if member:
-            created = self.app.members.register(
+            enrol(
+                self,
+                person,
                 email=f"{name}.{self.tag}@example.org",
-                password="long enough password",
-                display_name=name.title(),
-                locale="fr",
-                # The contract reads the amount in the bot's public reply (the discreet
-                # default has its own tests in test_new_user.py).
-                privacy=Privacy.PUBLIC,
+                funds=funds,
+                topup_key=f"m-{name}",
             )
-            self.app.members.set_pin(created.id, PIN)
-            self.link(person, created)
-            person.member = created
-            if funds:
-                topup = self.app.funding.top_up(created.id, funds, CARD, request_key=f"m-{name}")
-                assert topup.status == "succeeded"
         return person
 
     def link(self, person: Person, member: Member) -> None:

@@ -89,6 +89,25 @@ class Harness(Protocol):
         ...
 
 
+def enrol(harness: Harness, person: Person, *, email: str, funds: int, topup_key: str) -> None:
+    """Gives ``person`` a wallet with the contract's PIN, linked by the harness's own proof,
+    topped up with ``funds`` when given. Public: the contract reads the amount in the bot's
+    public reply (the discreet default has its own tests in test_new_user.py)."""
+    created = harness.app.members.register(
+        email=email,
+        password="long enough password",
+        display_name=person.name.title(),
+        locale="fr",
+        privacy=Privacy.PUBLIC,
+    )
+    harness.app.members.set_pin(created.id, PIN)
+    harness.link(person, created)
+    person.member = created
+    if funds:
+        topup = harness.app.funding.top_up(created.id, funds, CARD, request_key=topup_key)
+        assert topup.status == "succeeded"
+
+
 def pending(app: Envoi, person: Person) -> list[str]:
     assert person.member is not None
     return [i.id for i in app.wallet.to_confirm(person.member.id)]

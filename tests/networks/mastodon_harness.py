@@ -20,10 +20,10 @@ from envoi.adapters.networks.mastodon.posts import NETWORK, inbound_post
 from envoi.adapters.networks.mastodon.reader import MastodonReader
 from envoi.bootstrap import Envoi
 from envoi.config import MastodonSettings
-from envoi.domain.model import Member, Privacy
+from envoi.domain.model import Member
 from envoi.services.ingest import Ingest
 from tests.integration.flow_app import World, make_world
-from tests.networks.contract import CARD, PIN, Person
+from tests.networks.contract import Person, enrol
 from tests.networks.mastodon_standin import LOCAL_DOMAIN
 
 BOT = "envoi"
@@ -95,19 +95,7 @@ class MastodonHarness:
         self._clients.append(client)
         person = Person(name, None, account["id"], name, client)
         if member:
-            created = self.app.members.register(
-                email=f"{name}@example.org",
-                password="long enough password",
-                display_name=name.title(),
-                locale="fr",
-                privacy=Privacy.PUBLIC,  # the contract reads amounts in public replies
-            )
-            self.app.members.set_pin(created.id, PIN)
-            self.link(person, created)
-            person.member = created
-            if funds:
-                topup = self.app.funding.top_up(created.id, funds, CARD, request_key=f"m-{name}")
-                assert topup.status == "succeeded"
+            enrol(self, person, email=f"{name}@example.org", funds=funds, topup_key=f"m-{name}")
         return person
 
     def link(self, person: Person, member: Member) -> None:
